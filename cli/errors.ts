@@ -1,4 +1,4 @@
-/** An error caused by the user's input or environment: printed as one line, no stack trace. */
+/** An error caused by the user's input or environment: printed as one line per problem, no stack trace. */
 export class UserError extends Error {
   constructor(
     message: string,

@@ -1,0 +1,17 @@
+// All activities a worker registers, built with the worker's shared dependencies.
+import type { Client } from '@temporalio/client';
+import { createHealthActivities } from './health';
+
+export interface ActivityDeps {
+  client: Client;
+  namespace: string;
+  identity: string;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createHealthActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

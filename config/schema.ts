@@ -1,0 +1,132 @@
+// zod schemas for config/pipeline.yaml and config/hosts.yaml.
+import { z } from 'zod';
+
+export const QUEUE_NAME = /^[a-z][a-z0-9_-]*$/;
+const queueName = z.string().regex(QUEUE_NAME, 'must be a task-queue name like "cpu" or "gpu"');
+const port = z.number().int().min(1).max(65535);
+const positiveInt = z.number().int().positive();
+const seconds = z.number().positive();
+const nullablePath = z.string().min(1).nullable().default(null);
+
+export const SEARCH_ATTRIBUTE_TYPES = ['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList'] as const;
+
+const tlsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    clientCertPath: nullablePath,
+    clientKeyPath: nullablePath,
+    serverCaPath: nullablePath,
+    serverName: z.string().min(1).nullable().default(null),
+  })
+  .superRefine((tls, ctx) => {
+    if ((tls.clientCertPath === null) !== (tls.clientKeyPath === null)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [tls.clientCertPath === null ? 'clientCertPath' : 'clientKeyPath'],
+        message: 'clientCertPath and clientKeyPath must be given together',
+      });
+    }
+  });
+
+const queueSettings = z.strictObject({
+  maxConcurrentActivities: positiveInt,
+  maxConcurrentWorkflowTasks: positiveInt,
+});
+
+const phaseBase = { queue: queueName.optional() };
+
+export const pipelineSchema = z.strictObject({
+  temporal: z.strictObject({
+    address: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233'),
+    namespace: z.string().min(1),
+    tls: tlsSchema.default({ enabled: false, clientCertPath: null, clientKeyPath: null, serverCaPath: null, serverName: null }),
+    apiKey: z.string().min(1).nullable().default(null),
+  }),
+  dev: z
+    .strictObject({
+      stateDir: z.string().min(1),
+      ip: z.string().min(1),
+      port,
+      uiPort: port,
+      workers: z.array(queueName).min(1),
+      startTimeoutSeconds: seconds,
+    })
+    .refine((d) => d.port !== d.uiPort, { path: ['uiPort'], message: 'must differ from dev.port' }),
+  searchAttributes: z.record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'search attribute names are identifiers'),
+    z.enum(SEARCH_ATTRIBUTE_TYPES),
+  ),
+  workers: z.strictObject({
+    shutdownGraceSeconds: seconds,
+    queues: z.record(queueName, queueSettings),
+  }),
+  health: z.strictObject({
+    queues: z.array(queueName).min(1),
+    scheduleToStartSeconds: seconds,
+  }),
+  phases: z.strictObject({
+    canonical_selfplay: z.strictObject({
+      ...phaseBase,
+      shardSize: positiveInt,
+      maxMoves: positiveInt,
+      playerMix: z.array(z.string().min(1)).min(1),
+      heartbeatTimeoutSeconds: seconds,
+    }),
+    parity_validation: z.strictObject({
+      ...phaseBase,
+      shardSize: positiveInt,
+      fail_threshold: z.number().min(0).max(1),
+    }),
+    npz_export: z.strictObject({
+      ...phaseBase,
+      split_ratio: z.number().gt(0).lt(1),
+    }),
+    train: z.strictObject({
+      ...phaseBase,
+      epochs: positiveInt,
+      batchSize: positiveInt,
+      learningRate: z.number().positive(),
+    }),
+    gauntlet: z.strictObject({
+      ...phaseBase,
+      gamesPerBaseline: positiveInt,
+      baselines: z.array(z.string().min(1)).min(1),
+    }),
+    promote: z.strictObject({
+      minEloGain: z.number(),
+      registryDir: z.string().min(1),
+    }),
+  }),
+});
+
+export const hostsSchema = z.strictObject({
+  hosts: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'host names use letters, digits, "_", "." and "-"'),
+        address: z.string().min(1),
+        queues: z.array(queueName).min(1),
+        ssh: z
+          .strictObject({
+            user: z.string().min(1),
+            port: port.default(22),
+            keyPath: z.string().min(1).optional(),
+          })
+          .optional(),
+        gpus: z.number().int().min(0).optional(),
+      }),
+    )
+    .min(1)
+    .superRefine((hosts, ctx) => {
+      const seen = new Set<string>();
+      hosts.forEach((h, i) => {
+        if (seen.has(h.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate host name "${h.name}"` });
+        seen.add(h.name);
+      });
+    }),
+});
+
+export type PipelineConfig = z.infer<typeof pipelineSchema>;
+export type HostsConfig = z.infer<typeof hostsSchema>;
+export type TemporalSettings = PipelineConfig['temporal'];
+export type QueueSettings = z.infer<typeof queueSettings>;

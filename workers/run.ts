@@ -1,0 +1,93 @@
+// Runs one worker on one task queue until SIGINT/SIGTERM, then drains gracefully.
+import os from 'node:os';
+import { Client, Connection } from '@temporalio/client';
+import { Runtime, Worker } from '@temporalio/worker';
+import type { LoadedConfig } from '../config/load';
+import { createActivities } from '../activities';
+import { UserError } from '../cli/errors';
+import { clientConnectionOptions, connectWorker } from './connection';
+import { detectGpus } from './hostFacts';
+import { killAllChildren, killAllChildrenSync } from './childProcesses';
+
+/** Workflows run on this queue; other queues carry activities only. */
+export const WORKFLOW_QUEUE = 'cpu';
+
+export interface RunWorkerOptions {
+  queue: string;
+  force?: boolean;
+  config: LoadedConfig;
+  /** Called once the worker is polling. */
+  onReady?: (identity: string) => void;
+}
+
+export function workerIdentity(queue: string): string {
+  return `ringrift-${queue}-${process.pid}@${os.hostname()}`;
+}
+
+let runtimeInstalled = false;
+
+export async function runWorker(opts: RunWorkerOptions): Promise<void> {
+  const { queue, config } = opts;
+  const { pipeline } = config;
+  const settings = pipeline.workers.queues[queue];
+  if (!settings) {
+    const known = Object.keys(pipeline.workers.queues).join(', ');
+    throw new UserError(`unknown queue "${queue}": configured queues are ${known} (workers.queues in ${config.dir}/pipeline.yaml)`);
+  }
+  if (queue === 'gpu' && !opts.force) {
+    const gpus = detectGpus();
+    if (gpus.length === 0) {
+      throw new UserError('no GPU detected (nvidia-smi found none): the gpu worker will not start; pass --force to start it anyway');
+    }
+  }
+
+  // Must precede the first NativeConnection, which would create a default runtime.
+  if (!runtimeInstalled) {
+    // The SDK's runtime shuts workers down on these signals; the worker then drains for shutdownGraceTime.
+    Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+    runtimeInstalled = true;
+  }
+
+  const t = pipeline.temporal;
+  const identity = workerIdentity(queue);
+  let connection;
+  let clientConnection;
+  try {
+    connection = await connectWorker(t);
+    clientConnection = await Connection.connect({ ...clientConnectionOptions(t), connectTimeout: '10s' });
+  } catch (err) {
+    throw new UserError(
+      `cannot reach Temporal at ${t.address} (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): start it with 'ringrift dev up' or set RINGRIFT_TEMPORAL_ADDRESS`,
+      1,
+    );
+  }
+  const client = new Client({ connection: clientConnection, namespace: t.namespace });
+
+  process.once('exit', killAllChildrenSync);
+
+  const grace = pipeline.workers.shutdownGraceSeconds;
+  const worker = await Worker.create({
+    connection,
+    namespace: t.namespace,
+    taskQueue: queue,
+    identity,
+    ...(queue === WORKFLOW_QUEUE ? { workflowsPath: require.resolve('../workflows') } : {}),
+    activities: createActivities({ client, namespace: t.namespace, identity }),
+    maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: settings.maxConcurrentWorkflowTasks,
+    shutdownGraceTime: `${grace}s`,
+    shutdownForceTime: `${grace + 10}s`,
+  });
+  console.log(
+    `worker ${identity} polling queue "${queue}" on ${t.address} (namespace ${t.namespace}, ${settings.maxConcurrentActivities} concurrent activities)`,
+  );
+  opts.onReady?.(identity);
+  try {
+    await worker.run();
+  } finally {
+    await killAllChildren();
+    await clientConnection.close();
+    await connection.close();
+    console.log(`worker ${identity} stopped`);
+  }
+}

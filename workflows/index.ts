@@ -1,0 +1,2 @@
+// Every workflow the workers register. Deterministic code only: no I/O, clocks or randomness outside the SDK.
+export { clusterHealth } from './clusterHealth';
