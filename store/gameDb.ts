@@ -390,15 +390,16 @@ export function openGameDb(file: string, opts: OpenGameDbOptions): GameDb {
   const sqlite = new Database(file, { readonly, fileMustExist: exists });
   try {
     sqlite.pragma('busy_timeout = 30000');
+    sqlite.pragma('foreign_keys = ON');
+    const hasGames = tableExists(sqlite, 'games');
+    // Check the configuration before touching the file in any way.
+    if (hasGames) checkExistingConfig(sqlite, file, boardType, numPlayers);
     if (!readonly) {
       const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') {
         throw new GameDbError(`game DB ${file}: could not switch to WAL mode (got ${String(mode)})`);
       }
     }
-    sqlite.pragma('foreign_keys = ON');
-
-    const hasGames = tableExists(sqlite, 'games');
     const hasMeta = tableExists(sqlite, 'schema_metadata');
     if (!hasGames) {
       if (hasMeta && readMeta(sqlite, 'schema_version') !== undefined && !opts.create) {
@@ -419,9 +420,8 @@ export function openGameDb(file: string, opts: OpenGameDbOptions): GameDb {
         writeMeta(sqlite, META_BOARD, boardType);
         writeMeta(sqlite, META_PLAYERS, String(numPlayers));
       })();
-    } else {
-      checkExistingConfig(sqlite, file, boardType, numPlayers);
-      if (!readonly) upgradeExisting(sqlite, boardType, numPlayers);
+    } else if (!readonly) {
+      upgradeExisting(sqlite, boardType, numPlayers);
     }
     return { path: file, boardType, numPlayers, readonly, sqlite };
   } catch (err) {
