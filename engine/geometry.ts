@@ -28,7 +28,7 @@ export interface Geometry {
   readonly opp: Int32Array;
   /** territory adjacency neighbours (reference order) */
   readonly terrNbrs: Int32Array[];
-  /** Moore neighbours (square boards only; empty on hex) */
+  /** (x, y) Moore neighbours (on hex boards: the 8 (dx, dy) offsets that stay on the board) */
   readonly mooreNbrs: Int32Array[];
   readonly totalSpaces: number;
   readonly ringsPerPlayer: number;
@@ -141,8 +141,9 @@ export function getGeometry(boardType: BoardType): Geometry {
       if (j >= 0) t.push(j);
     }
     terrNbrs.push(Int32Array.from(t));
+    // (x, y) Moore deltas; on hex boards z is derived (the reference's border-marker expansion uses this)
     const m: number[] = [];
-    if (!prm.hex) {
+    {
       for (let dx = -1; dx <= 1; dx++)
         for (let dy = -1; dy <= 1; dy++) {
           if (dx === 0 && dy === 0) continue;
