@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 
 import {
@@ -337,4 +338,61 @@ test('fileSha256 matches node crypto over the file bytes', async (t) => {
   assert.equal(await fileSha256(f), expected);
   assert.equal(fileSha256Sync(f), expected);
   await assert.rejects(fileSha256(path.join(dir, 'missing')), /ENOENT/);
+});
+
+test('Python sqlite3 reads our WAL file the way GameReplayDB tools do', (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, 'py.db');
+  const db = openGameDb(file, { boardType: 'square8', numPlayers: 2, create: true });
+  writeGame(db, makeGame('p1', 3));
+  writeGame(db, makeGame('p2', 2, { winner: null, terminationReason: 'draw' }));
+  setParity(db, 'p2', { status: 'passed', checkedAt: '2026-01-03T00:00:00Z', divergenceMove: null });
+  // Keep the connection open: the reader must see committed data through the WAL.
+  t.after(() => closeGameDb(db));
+
+  const python = path.resolve(__dirname, '../../.venv/bin/python');
+  const script = `
+import json, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+conn.row_factory = sqlite3.Row
+version = int(conn.execute("SELECT value FROM schema_metadata WHERE key = 'schema_version'").fetchone()["value"])
+games = conn.execute(
+    "SELECT * FROM games WHERE board_type = ? AND num_players = ? ORDER BY game_id", ("square8", 2)
+).fetchall()
+out = {"version": version, "journal": conn.execute("PRAGMA journal_mode").fetchone()[0], "games": []}
+for g in games:
+    init = json.loads(conn.execute("SELECT initial_state_json FROM game_initial_state WHERE game_id = ?", (g["game_id"],)).fetchone()[0])
+    moves = conn.execute("SELECT * FROM game_moves WHERE game_id = ? ORDER BY move_number", (g["game_id"],)).fetchall()
+    hist = conn.execute("SELECT * FROM game_history_entries WHERE game_id = ? ORDER BY move_number", (g["game_id"],)).fetchall()
+    players = conn.execute("SELECT player_number, player_type FROM game_players WHERE game_id = ? ORDER BY player_number", (g["game_id"],)).fetchall()
+    out["games"].append({
+        "id": g["game_id"], "status": g["game_status"], "total_moves": g["total_moves"], "winner": g["winner"],
+        "termination": g["termination_reason"], "parity": g["parity_status"], "schema_version": g["schema_version"],
+        "init_board": init["boardType"],
+        "types_match": all(json.loads(m["move_json"])["type"] == m["move_type"] for m in moves),
+        "move_numbers": [m["move_number"] for m in moves],
+        "hashes": [[h["state_hash_before"], h["state_hash_after"]] for h in hist],
+        "players": [[p["player_number"], p["player_type"]] for p in players],
+    })
+print(json.dumps(out))
+`;
+  const res = spawnSync(python, ['-c', script, file], { encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  const out = JSON.parse(res.stdout) as {
+    version: number;
+    journal: string;
+    games: Array<Record<string, unknown>>;
+  };
+  assert.equal(out.version, GAME_REPLAY_SCHEMA_VERSION);
+  assert.equal(out.journal, 'wal');
+  assert.equal(out.games.length, 2);
+  const [g1, g2] = out.games;
+  assert.deepEqual(
+    [g1.id, g1.status, g1.total_moves, g1.winner, g1.termination, g1.parity, g1.schema_version, g1.init_board, g1.types_match],
+    ['p1', 'completed', 3, 1, 'ring_elimination', 'pending', GAME_REPLAY_SCHEMA_VERSION, 'square8', true],
+  );
+  assert.deepEqual(g1.move_numbers, [0, 1, 2]);
+  assert.deepEqual(g1.hashes, makeGame('p1', 3).steps.map((s) => [s.hashBefore, s.hashAfter]));
+  assert.deepEqual(g1.players, [[1, 'ai'], [2, 'ai']]);
+  assert.deepEqual([g2.id, g2.winner, g2.termination, g2.parity], ['p2', null, 'draw', 'passed']);
 });
