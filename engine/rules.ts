@@ -328,7 +328,8 @@ function enterLinePhase(s: GameState): void {
 
 function afterLineStep(s: GameState): void {
   if (s.pendingLineReward) return;
-  if (s.findLines(s.currentPlayer, s.lineLength).length > 0) {
+  // the reference re-checks with its core line finder (base length 4 on hex8)
+  if (s.findLines(s.currentPlayer, s.coreLineLength).length > 0) {
     s.phase = 'line_processing';
     return;
   }

@@ -79,6 +79,9 @@ export class GameState {
   cap: Int32Array;
   marker: Int8Array;
   collapsed: Int8Array;
+  /** creation sequence of each stack (mirrors the reference's Map insertion order) */
+  seq: Int32Array;
+  seqCounter = 0;
   stackCount = 0;
 
   ringsInHand: Int32Array;
@@ -125,6 +128,8 @@ export class GameState {
       this.cap = clone.cap.slice();
       this.marker = clone.marker.slice();
       this.collapsed = clone.collapsed.slice();
+      this.seq = clone.seq.slice();
+      this.seqCounter = clone.seqCounter;
       this.stackCount = clone.stackCount;
       this.ringsInHand = clone.ringsInHand.slice();
       this.eliminated = clone.eliminated.slice();
@@ -171,6 +176,7 @@ export class GameState {
     this.cap = new Int32Array(n);
     this.marker = new Int8Array(n);
     this.collapsed = new Int8Array(n);
+    this.seq = new Int32Array(n);
     this.ringsInHand = new Int32Array(numPlayers + 1);
     for (let p = 1; p <= numPlayers; p++) this.ringsInHand[p] = rpp;
     this.eliminated = new Int32Array(numPlayers + 1);
@@ -217,6 +223,7 @@ export class GameState {
       r = [];
       this.rings[i] = r;
       this.stackCount++;
+      this.seq[i] = ++this.seqCounter;
     }
     for (const x of ringsBottomToTop) r.push(x);
     this.refresh(i);
@@ -246,7 +253,10 @@ export class GameState {
 
   setStack(i: number, r: number[]): void {
     if (r.length === 0) return;
-    if (!this.rings[i]) this.stackCount++;
+    if (!this.rings[i]) {
+      this.stackCount++;
+      this.seq[i] = ++this.seqCounter;
+    }
     this.rings[i] = r;
     this.refresh(i);
   }
@@ -653,14 +663,15 @@ export class GameState {
     return best;
   }
 
-  /** First stack (cell order) holding a buried ring of p, optionally excluding a set. */
+  /** First stack (reference Map insertion order) holding a buried ring of p, optionally excluding a set. */
   firstBuriedStack(p: number, exclude?: Uint8Array): number {
     const n = this.geo.n;
+    let best = -1;
     for (let i = 0; i < n; i++) {
       if (!this.height[i] || (exclude && exclude[i])) continue;
-      if (this.hasBuriedRing(i, p)) return i;
+      if (this.hasBuriedRing(i, p) && (best < 0 || this.seq[i] < this.seq[best])) best = i;
     }
-    return -1;
+    return best;
   }
 }
 
@@ -669,7 +680,7 @@ export const BORDER_EXPANSION: Record<BoardType, boolean> = {
   square8: true,
   square19: true,
   hex8: true,
-  hexagonal: true,
+  hexagonal: false,
 };
 
 export function createState(opts: CreateOptions): GameState {
