@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof UserError) {
-      process.stderr.write(`ringrift: ${err.message}\n`);
+      for (const line of err.message.split('\n')) process.stderr.write(`ringrift: ${line}\n`);
       return err.exitCode;
     }
     throw err;

@@ -47,12 +47,13 @@ function readYaml(file: string): { value?: unknown; problems: string[] } {
     const code = (err as NodeJS.ErrnoException).code;
     return { problems: [`${file}: cannot read file (${code ?? String(err)}); create it or pass --config <dir>`] };
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     return {
       problems: doc.errors.map((e) => {
         const line = e.linePos?.[0];
-        return `${file}:${line ? `${line.line}:${line.col}` : ''} invalid YAML: ${e.message.split('\n')[0]}`;
+        const reason = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        return `${file}:${line ? `${line.line}:${line.col}:` : ''} invalid YAML: ${reason}`;
       }),
     };
   }
