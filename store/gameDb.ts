@@ -387,7 +387,12 @@ export function openGameDb(file: string, opts: OpenGameDbOptions): GameDb {
   }
   if (!exists) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
 
-  const sqlite = new Database(file, { readonly, fileMustExist: exists });
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(file, { readonly, fileMustExist: exists });
+  } catch (err) {
+    throw new GameDbError(`cannot open game DB ${file}: ${(err as Error).message}`);
+  }
   try {
     sqlite.pragma('busy_timeout = 30000');
     sqlite.pragma('foreign_keys = ON');
@@ -426,7 +431,8 @@ export function openGameDb(file: string, opts: OpenGameDbOptions): GameDb {
     return { path: file, boardType, numPlayers, readonly, sqlite };
   } catch (err) {
     sqlite.close();
-    throw err;
+    if (err instanceof GameDbError) throw err;
+    throw new GameDbError(`cannot open game DB ${file}: ${(err as Error).message}`);
   }
 }
 

@@ -396,3 +396,18 @@ print(json.dumps(out))
   assert.deepEqual(g1.players, [[1, 'ai'], [2, 'ai']]);
   assert.deepEqual([g2.id, g2.winner, g2.termination, g2.parity], ['p2', null, 'draw', 'passed']);
 });
+
+test('opening a file that is not a game DB names the file', (t) => {
+  const dir = tmpDir(t);
+  const junk = path.join(dir, 'junk.db');
+  fs.writeFileSync(junk, 'this is not sqlite at all, just some text that is long enough to look like a header');
+  assert.throws(
+    () => openGameDb(junk, { boardType: 'square8', numPlayers: 2 }),
+    (e: unknown) => e instanceof Error && e.message.includes(junk) && /not a database/.test(e.message),
+  );
+  const other = path.join(dir, 'other.db');
+  const raw = new Database(other);
+  raw.exec('CREATE TABLE things (x INTEGER)');
+  raw.close();
+  assert.throws(() => openGameDb(other, { boardType: 'square8', numPlayers: 2, create: true }), /is not a game DB \(tables: things\)/);
+});
