@@ -127,6 +127,12 @@ export function parseMove(json: string | Record<string, unknown>): Move {
   if (typeof m.player !== 'number') throw new TypeError('move.player must be a number');
   const isPos = (p: unknown): boolean =>
     !!p && typeof p === 'object' && typeof (p as Position).x === 'number' && typeof (p as Position).y === 'number';
+  if (m.to === undefined) {
+    // legacy decision moves without `to`: use the representative position
+    const fl = (m.formedLines as { positions?: Position[] }[] | undefined)?.[0]?.positions?.[0];
+    const rg = (m.disconnectedRegions as { spaces?: Position[] }[] | undefined)?.[0]?.spaces?.[0];
+    m.to = fl ?? rg ?? { x: 0, y: 0 };
+  }
   if (!isPos(m.to)) throw new TypeError('move.to must be a position {x, y[, z]}');
   if (m.from !== undefined && !isPos(m.from)) throw new TypeError('move.from must be a position');
   if (m.captureTarget !== undefined && !isPos(m.captureTarget)) throw new TypeError('move.captureTarget must be a position');

@@ -20,6 +20,14 @@ const NO_ACTION_TYPES = new Set<MoveType>([
   'skip_territory_processing',
 ]);
 
+const BOOKKEEPING_SETS_PLAYER = new Set<MoveType>([
+  'no_placement_action',
+  'skip_placement',
+  'no_movement_action',
+  'no_line_action',
+  'no_territory_action',
+]);
+
 // ───────────────────────────── enumeration ─────────────────────────────
 
 function swapOffered(s: GameState): boolean {
@@ -441,7 +449,12 @@ function collapseCells(s: GameState, cells: number[], p: number): void {
 
 function findLineFor(s: GameState, m: Move): LineCells | null {
   const fl = m.formedLines && m.formedLines[0];
-  if (!fl || !fl.positions || fl.positions.length === 0) return null;
+  if (!fl || !fl.positions || fl.positions.length === 0) {
+    // legacy shape: identify the line by `to`
+    const t = m.to ? s.geo.indexOf(m.to) : -1;
+    if (t < 0) return null;
+    return s.findLines(m.player, s.lineLength).find((l) => l.cells.includes(t)) ?? null;
+  }
   const cells = fl.positions.map((q) => s.geo.indexOf(q));
   if (cells.some((c) => c < 0)) return null;
   return { cells, player: fl.player, dir: -1 };
@@ -456,9 +469,12 @@ function extractBuried(s: GameState, p: number, exclude?: Uint8Array): void {
  * Apply a move (assumed legal) to the state in place, including the host end-of-game checks.
  * Throws IllegalMoveError on structurally malformed moves.
  */
-export function applyMoveUnchecked(s: GameState, m: Move): void {
+export function applyMoveUnchecked(s: GameState, m: Move, runHostChecks = true): void {
   if (s.status !== 'active') throw new IllegalMoveError('game.not_active', 'game is over', m);
-  const p = s.currentPlayer;
+  // The reference credits move.player and, for the bookkeeping moves, also makes it the current
+  // player; turn rotation follows currentPlayer. (On every legal move the two are identical.)
+  const p = m.player >= 1 && m.player <= s.numPlayers ? m.player : s.currentPlayer;
+  if (BOOKKEEPING_SETS_PLAYER.has(m.type)) s.currentPlayer = p;
   const phaseBefore = s.phase;
   if (!NO_ACTION_TYPES.has(m.type)) s.turnHadAction = true;
   switch (m.type) {
@@ -508,7 +524,8 @@ export function applyMoveUnchecked(s: GameState, m: Move): void {
       const a = cellOf(s, m.from, 'from', m);
       const t = cellOf(s, m.to, 'to', m);
       s.turnHadRecovery = true;
-      if (m.recoveryMode === 'stack_strike') {
+      const mode = m.recoveryMode ?? (m.option !== undefined ? 'line' : 'fallback');
+      if (mode === 'stack_strike') {
         s.marker[a] = 0;
         const k = s.removeTop(t, 1);
         s.eliminated[p] += k;
@@ -516,7 +533,7 @@ export function applyMoveUnchecked(s: GameState, m: Move): void {
       } else {
         s.marker[a] = 0;
         s.marker[t] = p;
-        if (m.recoveryMode === 'line') {
+        if (mode === 'line') {
           let best: number[] | null = null;
           for (const d of s.geo.lineDirs) {
             const cells = s.lineThrough(t, d, p);
@@ -544,15 +561,13 @@ export function applyMoveUnchecked(s: GameState, m: Move): void {
         collapseCells(s, line.cells, p);
         if (s.controlsAnyStack(p)) s.pendingLineReward = true;
         afterLineStep(s);
-      } else if (!line) {
-        throw new IllegalMoveError('line.missing', 'process_line needs formedLines', m);
       }
       // over-long line: the reference treats process_line as a no-op
       break;
     }
     case 'choose_line_option': {
       const line = findLineFor(s, m);
-      if (!line) throw new IllegalMoveError('line.missing', 'choose_line_option needs formedLines', m);
+      if (!line) break; // no such line: the reference leaves the state unchanged
       const cm = (m.collapsedMarkers ?? []).map((q) => s.geo.indexOf(q)).filter((c) => c >= 0);
       const all = cm.length === 0 || cm.length >= line.cells.length;
       collapseCells(s, all ? line.cells : cm, p);
@@ -583,8 +598,15 @@ export function applyMoveUnchecked(s: GameState, m: Move): void {
     }
     case 'choose_territory_option': {
       const reg = m.disconnectedRegions && m.disconnectedRegions[0];
-      if (!reg) throw new IllegalMoveError('territory.missing', 'choose_territory_option needs disconnectedRegions', m);
-      const cells = reg.spaces.map((q) => s.geo.indexOf(q)).filter((c) => c >= 0);
+      let cells: number[];
+      if (reg) cells = reg.spaces.map((q) => s.geo.indexOf(q)).filter((c) => c >= 0);
+      else {
+        // legacy shape: the processable region whose representative (first space) is `to`
+        const t = m.to ? s.geo.indexOf(m.to) : -1;
+        const r = s.processableRegions(p, s.turnHadRecovery).find((x) => x.cells[0] === t);
+        if (!r) break; // the reference leaves the state unchanged when no region matches
+        cells = r.cells;
+      }
       const border = s.borderMarkers(cells);
       let internal = 0;
       for (const c of cells) {
@@ -616,7 +638,7 @@ export function applyMoveUnchecked(s: GameState, m: Move): void {
   s.moveCount++;
   s.lastActor = m.player;
   if (m.player === 2) s.p2Moved = true;
-  hostChecks(s, phaseBefore);
+  if (runHostChecks) hostChecks(s, phaseBefore);
 }
 
 // ───────────────────────────── host end-of-game checks ─────────────────────────────

@@ -1,0 +1,85 @@
+// Load a reference SerializedGameState (as used by the contract vectors) into a GameState.
+import { isBoardType } from './geometry';
+import { GameState, createState } from './state';
+import type { GamePhase, Move, Position } from './types';
+
+interface SerializedStack {
+  position?: Position;
+  /** reference order: top ring first */
+  rings: number[];
+}
+
+export interface SerializedGameState {
+  board: {
+    type: string;
+    stacks?: Record<string, SerializedStack>;
+    markers?: Record<string, { player: number } | number>;
+    collapsedSpaces?: Record<string, number | { player?: number; owner?: number }>;
+  };
+  players: { playerNumber: number; ringsInHand: number; eliminatedRings?: number; territorySpaces?: number }[];
+  currentPlayer: number;
+  currentPhase: string;
+  gameStatus?: string;
+  moveHistory?: Move[];
+  mustMoveFromStackKey?: string;
+  chainCapturePosition?: Position;
+  pendingLineRewardElimination?: unknown;
+  rulesOptions?: { swapRuleEnabled?: boolean };
+}
+
+function parseKey(k: string): Position {
+  const parts = k.split(',').map(Number);
+  return parts.length === 3 ? { x: parts[0], y: parts[1], z: parts[2] } : { x: parts[0], y: parts[1] };
+}
+
+const NO_ACTION = new Set(['no_placement_action', 'no_movement_action', 'no_line_action', 'no_territory_action', 'skip_placement', 'skip_territory_processing']);
+
+/** Build an engine state from a reference serialized state. Throws on malformed input. */
+export function stateFromSerialized(src: SerializedGameState): GameState {
+  const bt = src.board.type;
+  if (!isBoardType(bt)) throw new Error(`unknown board type ${bt}`);
+  const numPlayers = src.players.length;
+  const s = createState({ boardType: bt, numPlayers, seed: 0, rulesOptions: { swapRuleEnabled: false, ...(src.rulesOptions ?? {}) } });
+  const g = s.geo;
+  const cell = (k: string, p?: Position): number => {
+    const i = g.indexOf(p ?? parseKey(k));
+    if (i < 0) throw new Error(`position ${k} is not on a ${bt} board`);
+    return i;
+  };
+  for (const [k, st] of Object.entries(src.board.stacks ?? {})) {
+    const i = cell(k, st.position);
+    s.setStack(i, st.rings.slice().reverse());
+  }
+  for (const [k, mk] of Object.entries(src.board.markers ?? {})) {
+    s.marker[cell(k)] = typeof mk === 'number' ? mk : mk.player;
+  }
+  for (const [k, owner] of Object.entries(src.board.collapsedSpaces ?? {})) {
+    const o = typeof owner === 'number' ? owner : (owner.player ?? owner.owner ?? 0);
+    s.collapsed[cell(k)] = o;
+  }
+  for (const p of src.players) {
+    s.ringsInHand[p.playerNumber] = p.ringsInHand;
+    s.eliminated[p.playerNumber] = p.eliminatedRings ?? 0;
+    s.territory[p.playerNumber] = p.territorySpaces ?? 0;
+  }
+  s.currentPlayer = src.currentPlayer;
+  s.phase = src.currentPhase as GamePhase;
+  s.status = src.gameStatus === 'completed' || src.gameStatus === 'finished' ? 'completed' : 'active';
+  s.pendingLineReward = !!src.pendingLineRewardElimination;
+  if (src.mustMoveFromStackKey) s.mustMoveFrom = cell(src.mustMoveFromStackKey);
+  const hist = src.moveHistory ?? [];
+  if (s.phase === 'chain_capture' && src.chainCapturePosition) s.attacker = g.indexOf(src.chainCapturePosition);
+  else if ((s.phase === 'capture' || s.phase === 'chain_capture') && hist.length) s.attacker = g.indexOf(hist[hist.length - 1].to);
+  for (let i = hist.length - 1; i >= 0; i--) {
+    const m = hist[i];
+    if (m.player !== s.currentPlayer) break;
+    if (!NO_ACTION.has(m.type)) s.turnHadAction = true;
+    if (m.type === 'recovery_slide') s.turnHadRecovery = true;
+    if (m.type === 'choose_territory_option' && i === hist.length - 1 && m.disconnectedRegions?.[0])
+      s.pendingRegion = m.disconnectedRegions[0].spaces.map((q) => g.indexOf(q)).filter((c) => c >= 0);
+  }
+  if (hist.some((m) => m.player === 2)) s.p2Moved = true;
+  s.moveCount = hist.length;
+  if (hist.length) s.lastActor = hist[hist.length - 1].player;
+  return s;
+}
