@@ -476,6 +476,7 @@ export function applyMoveUnchecked(s: GameState, m: Move, runHostChecks = true):
   const p = m.player >= 1 && m.player <= s.numPlayers ? m.player : s.currentPlayer;
   if (BOOKKEEPING_SETS_PLAYER.has(m.type)) s.currentPlayer = p;
   const phaseBefore = s.phase;
+  s.boardVersion++;
   if (!NO_ACTION_TYPES.has(m.type)) s.turnHadAction = true;
   switch (m.type) {
     case 'place_ring': {
@@ -614,6 +615,7 @@ export function applyMoveUnchecked(s: GameState, m: Move, runHostChecks = true):
       }
       collapseCells(s, cells, p);
       collapseCells(s, border, p);
+      s.boardVersion++;
       s.eliminated[p] += internal;
       s.pendingRegion = cells;
       s.phase = 'territory_processing';

@@ -498,85 +498,76 @@ export class GameState {
 
   // ───────────────────────────── territory ─────────────────────────────
 
-  /** Disconnected regions, reference detection order (per marker colour, then collapsed-only). */
+  /** Board version for caches: bumped by the rules layer whenever the board may have changed. */
+  boardVersion = 0;
+  private regionCache: RegionCells[] | null = null;
+  private regionCacheVersion = -1;
+  private bfsQueue: Int32Array | null = null;
+  private bfsStamp: Int32Array | null = null;
+  private bfsStampN = 0;
+
+  /**
+   * Disconnected regions, in the reference's detection order (per marker colour 1..n, then the
+   * collapsed-only pass). Region cells are in the reference's BFS order. Cached per boardVersion.
+   */
   findDisconnectedRegions(): RegionCells[] {
+    if (this.regionCacheVersion === this.boardVersion && this.regionCache) return this.regionCache;
+    const res = this.computeRegions();
+    this.regionCache = res;
+    this.regionCacheVersion = this.boardVersion;
+    return res;
+  }
+
+  private computeRegions(): RegionCells[] {
     const n = this.geo.n;
+    const res: RegionCells[] = [];
     // active colours: players with at least one ring anywhere on the board
-    const active = new Set<number>();
+    let active = 0;
+    let markerColors = 0;
     for (let i = 0; i < n; i++) {
       const r = this.rings[i];
-      if (r) for (const x of r) active.add(x);
+      if (r) for (let k = 0; k < r.length; k++) active |= 1 << r[k];
+      if (this.marker[i]) markerColors |= 1 << this.marker[i];
     }
-    if (active.size === 0) return [];
-    const colors: number[] = [];
-    for (let p = 1; p <= this.numPlayers; p++) {
-      for (let i = 0; i < n; i++)
-        if (this.marker[i] === p) {
-          colors.push(p);
-          break;
-        }
+    if (active === 0) return res;
+    const activeCount = popcount(active);
+    if (!this.bfsQueue) {
+      this.bfsQueue = new Int32Array(n);
+      this.bfsStamp = new Int32Array(n);
     }
-    const res: RegionCells[] = [];
-    const visited = new Uint8Array(n);
-    const local = new Int32Array(n);
-    let stamp = 0;
-    const queue = new Int32Array(n * 8 + 8);
-    const explore = (start: number, border: number): number[] => {
-      stamp++;
-      const region: number[] = [];
-      let qh = 0;
-      let qt = 0;
-      queue[qt++] = start;
-      while (qh < qt) {
-        const cur = queue[qh++];
-        if (local[cur] === stamp) continue;
-        local[cur] = stamp;
-        visited[cur] = 1;
-        if (this.collapsed[cur]) continue;
-        if (border && this.marker[cur] === border) continue;
-        region.push(cur);
-        const nb = this.geo.terrNbrs[cur];
-        for (let k = 0; k < nb.length; k++) {
-          const x = nb[k];
-          if (local[x] !== stamp) {
-            if (qt >= queue.length) throw new Error('region queue overflow');
+    const queue = this.bfsQueue;
+    const stamp = this.bfsStamp!;
+    const coll = this.collapsed;
+    const mk = this.marker;
+    const ctrl = this.ctrl;
+    const nb = this.geo.terrNbrs;
+    for (let pass = 1; pass <= this.numPlayers + 1; pass++) {
+      const border = pass <= this.numPlayers ? pass : 0;
+      if (border && !(markerColors & (1 << border))) continue;
+      const st = ++this.bfsStampN;
+      for (let i = 0; i < n; i++) {
+        if (stamp[i] === st || coll[i] || (border && mk[i] === border)) continue;
+        let qh = 0;
+        let qt = 0;
+        queue[qt++] = i;
+        stamp[i] = st;
+        let rep = 0;
+        while (qh < qt) {
+          const cur = queue[qh++];
+          if (ctrl[cur]) rep |= 1 << ctrl[cur];
+          const nbs = nb[cur];
+          for (let k = 0; k < nbs.length; k++) {
+            const x = nbs[k];
+            if (stamp[x] === st || coll[x] || (border && mk[x] === border)) continue;
+            stamp[x] = st;
             queue[qt++] = x;
           }
         }
-      }
-      return region;
-    };
-    const represented = (cells: number[]): Set<number> => {
-      const s = new Set<number>();
-      for (const c of cells) if (this.ctrl[c]) s.add(this.ctrl[c]);
-      return s;
-    };
-    for (const border of colors) {
-      visited.fill(0);
-      for (let i = 0; i < n; i++) {
-        if (visited[i]) continue;
-        if (this.collapsed[i] || this.marker[i] === border) {
-          visited[i] = 1;
-          continue;
+        const rc = popcount(rep);
+        if (rc < activeCount && (border || rc === 1)) {
+          const cells = Array.from(queue.subarray(0, qt));
+          res.push({ cells, controllingPlayer: border || 31 - Math.clz32(rep) });
         }
-        const region = explore(i, border);
-        if (region.length === 0) continue;
-        if (represented(region).size < active.size) res.push({ cells: region, controllingPlayer: border });
-      }
-    }
-    visited.fill(0);
-    for (let i = 0; i < n; i++) {
-      if (visited[i]) continue;
-      if (this.collapsed[i]) {
-        visited[i] = 1;
-        continue;
-      }
-      const region = explore(i, 0);
-      if (region.length === 0) continue;
-      const rep = represented(region);
-      if (rep.size < active.size && rep.size === 1) {
-        const [sole] = Array.from(rep);
-        res.push({ cells: region, controllingPlayer: sole });
       }
     }
     return res;
@@ -682,6 +673,15 @@ export const BORDER_EXPANSION: Record<BoardType, boolean> = {
   hex8: true,
   hexagonal: false,
 };
+
+function popcount(x: number): number {
+  let c = 0;
+  while (x) {
+    x &= x - 1;
+    c++;
+  }
+  return c;
+}
 
 export function createState(opts: CreateOptions): GameState {
   return new GameState(opts);
