@@ -28,6 +28,9 @@ export interface Geometry {
   readonly opp: Int32Array;
   /** territory adjacency neighbours (reference order) */
   readonly terrNbrs: Int32Array[];
+  /** flat territory neighbour table: terrFlat[i * terrStride + k], -1 padded */
+  readonly terrFlat: Int32Array;
+  readonly terrStride: number;
   /** (x, y) Moore neighbours (on hex boards: the 8 (dx, dy) offsets that stay on the board) */
   readonly mooreNbrs: Int32Array[];
   readonly totalSpaces: number;
@@ -153,6 +156,9 @@ export function getGeometry(boardType: BoardType): Geometry {
     }
     mooreNbrs.push(Int32Array.from(m));
   }
+  const terrStride = prm.hex ? 6 : 4;
+  const terrFlat = new Int32Array(n * terrStride).fill(-1);
+  for (let i = 0; i < n; i++) for (let k = 0; k < terrNbrs[i].length; k++) terrFlat[i * terrStride + k] = terrNbrs[i][k];
   const keys: string[] = [];
   const posKeys: string[] = [];
   const positions: Position[] = [];
@@ -184,6 +190,8 @@ export function getGeometry(boardType: BoardType): Geometry {
     lineDirs,
     opp,
     terrNbrs,
+    terrFlat,
+    terrStride,
     mooreNbrs,
     totalSpaces: n,
     ringsPerPlayer: prm.rings,

@@ -521,52 +521,57 @@ export class GameState {
   private computeRegions(): RegionCells[] {
     const n = this.geo.n;
     const res: RegionCells[] = [];
+    const rings = this.rings;
+    const mk = this.marker;
     // active colours: players with at least one ring anywhere on the board
     let active = 0;
     let markerColors = 0;
     for (let i = 0; i < n; i++) {
-      const r = this.rings[i];
-      if (r) for (let k = 0; k < r.length; k++) active |= 1 << r[k];
-      if (this.marker[i]) markerColors |= 1 << this.marker[i];
+      const r = rings[i];
+      if (r !== null) for (let k = 0; k < r.length; k++) active |= 1 << r[k];
+      markerColors |= 1 << mk[i];
     }
     if (active === 0) return res;
     const activeCount = popcount(active);
-    if (!this.bfsQueue) {
+    if (this.bfsQueue === null) {
       this.bfsQueue = new Int32Array(n);
       this.bfsStamp = new Int32Array(n);
     }
     const queue = this.bfsQueue;
     const stamp = this.bfsStamp!;
     const coll = this.collapsed;
-    const mk = this.marker;
     const ctrl = this.ctrl;
-    const nb = this.geo.terrNbrs;
+    const nbf = this.geo.terrFlat;
+    const stride = this.geo.terrStride;
     for (let pass = 1; pass <= this.numPlayers + 1; pass++) {
-      const border = pass <= this.numPlayers ? pass : 0;
-      if (border && !(markerColors & (1 << border))) continue;
+      const border = pass <= this.numPlayers ? pass : -1;
+      if (border > 0 && (markerColors & (1 << border)) === 0) continue;
       const st = ++this.bfsStampN;
       for (let i = 0; i < n; i++) {
-        if (stamp[i] === st || coll[i] || (border && mk[i] === border)) continue;
+        if (stamp[i] === st || coll[i] !== 0 || mk[i] === border) continue;
         let qh = 0;
-        let qt = 0;
-        queue[qt++] = i;
+        let qt = 1;
+        queue[0] = i;
         stamp[i] = st;
         let rep = 0;
         while (qh < qt) {
           const cur = queue[qh++];
-          if (ctrl[cur]) rep |= 1 << ctrl[cur];
-          const nbs = nb[cur];
-          for (let k = 0; k < nbs.length; k++) {
-            const x = nbs[k];
-            if (stamp[x] === st || coll[x] || (border && mk[x] === border)) continue;
+          const c = ctrl[cur];
+          if (c !== 0) rep |= 1 << c;
+          const base = cur * stride;
+          for (let k = 0; k < stride; k++) {
+            const x = nbf[base + k];
+            if (x < 0) break;
+            if (stamp[x] === st || coll[x] !== 0 || mk[x] === border) continue;
             stamp[x] = st;
             queue[qt++] = x;
           }
         }
+        if (rep === active) continue;
         const rc = popcount(rep);
-        if (rc < activeCount && (border || rc === 1)) {
+        if (rc < activeCount && (border > 0 || rc === 1)) {
           const cells = Array.from(queue.subarray(0, qt));
-          res.push({ cells, controllingPlayer: border || 31 - Math.clz32(rep) });
+          res.push({ cells, controllingPlayer: border > 0 ? border : 31 - Math.clz32(rep) });
         }
       }
     }
