@@ -1,7 +1,7 @@
 /**
  * NPZ export of training data: games that passed parity → one compressed `.npz` (numpy format,
- * no pickled object arrays). Layout of every array: store/NPZ_EXPORT.md; planes and policy
- * indices: ai/ENCODING.md.
+ * no pickled object arrays). Layout of every array, the planes and the policy indices:
+ * ai/ENCODING.md ("NPZ export arrays").
  *
  * Reads the DB and writes one file; no clock (callers pass `createdAt`), no git (callers pass
  * `gitCommit`), no randomness (the split is a hash of the game id and `splitSeed`).
