@@ -5,6 +5,7 @@
 // self-play and search: pair it with `cloneState`).
 import { canonicalJson, hashFingerprint, mulberry32 } from './hash';
 import { fingerprint as fp } from './fingerprint';
+import { fastMoveKey } from './keys';
 import { GameState, IllegalMoveError, createState } from './state';
 import { applyMoveUnchecked, legalMovesWithKeys, rawLegalMoves } from './rules';
 import type { BoardType, GameResult, Move, MoveType, Position, RulesOptions } from './types';
@@ -69,8 +70,7 @@ export function legalMovesUnsorted(state: GameState): Move[] {
 
 /** Canonical move key: sorted keys, compact, id/timestamp/thinkTime/moveNumber and undefined removed. */
 export function moveKey(move: Move | Record<string, unknown>): string {
-  const { id: _id, timestamp: _ts, thinkTime: _tt, moveNumber: _mn, ...rest } = move as Record<string, unknown>;
-  return canonicalJson(rest);
+  return fastMoveKey(move as Move);
 }
 
 /** Key with inner position lists sorted (line positions, collapsed markers, region spaces). */

@@ -1,5 +1,5 @@
 // Legal move enumeration (host set), move application, host end-of-game checks.
-import { canonicalJson } from './hash';
+import { fastMoveKey } from './keys';
 import {
   GameState,
   IllegalMoveError,
@@ -206,7 +206,7 @@ function recoveryMoves(s: GameState, p: number): Move[] {
 /** Host legal move set: canonical keys sorted ascending, duplicates removed. */
 export function legalMovesWithKeys(s: GameState): { moves: Move[]; keys: string[] } {
   const raw = rawLegalMoves(s);
-  const pairs = raw.map((m) => ({ m, k: canonicalJson(m) }));
+  const pairs = raw.map((m) => ({ m, k: fastMoveKey(m) }));
   pairs.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
   const moves: Move[] = [];
   const keys: string[] = [];
