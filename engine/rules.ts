@@ -85,15 +85,26 @@ function stackElimMove(
 }
 
 /** Core + host legal moves in generation order (not sorted, may contain duplicates). */
-export function rawLegalMoves(s: GameState): Move[] {
+export function rawLegalMoves(s: GameState, keys?: string[]): Move[] {
   const out: Move[] = [];
   if (s.status !== 'active') return out;
   const p = s.currentPlayer;
   const g = s.geo;
+  const pkeys = g.posKeys;
+  // keys (optional) are filled for the hot move types here, the rest after generation
+  const K = (k: string): void => {
+    if (keys) {
+      while (keys.length < out.length - 1) keys.push('');
+      keys.push(k);
+    }
+  };
   switch (s.phase) {
     case 'ring_placement': {
       if (s.ringsInHand[p] > 0) {
-        for (const c of s.placementCells(p)) out.push({ player: p, to: g.pos(c), type: 'place_ring' });
+        for (const c of s.placementCells(p)) {
+          out.push({ player: p, to: g.pos(c), type: 'place_ring' });
+          K('{"player":' + p + ',"to":' + pkeys[c] + ',"type":"place_ring"}');
+        }
         if (skipPlacementEligible(s, p)) out.push(bookkeeping('skip_placement', p));
       }
       if (out.length === 0) out.push(bookkeeping('no_placement_action', p));
@@ -108,11 +119,17 @@ export function rawLegalMoves(s: GameState): Move[] {
         tmp.length = 0;
         s.simpleMovesFrom(i, tmp);
         const from = g.pos(i);
-        for (const j of tmp) out.push({ from, player: p, to: g.pos(j), type: 'move_stack' });
+        const fk = '{"from":' + pkeys[i] + ',"player":' + p + ',"to":';
+        for (const j of tmp) {
+          out.push({ from, player: p, to: g.pos(j), type: 'move_stack' });
+          K(fk + pkeys[j] + ',"type":"move_stack"}');
+        }
         tmp.length = 0;
         s.capturesFrom(i, tmp);
-        for (let k = 0; k < tmp.length; k += 2)
+        for (let k = 0; k < tmp.length; k += 2) {
           out.push({ captureTarget: g.pos(tmp[k]), from, player: p, to: g.pos(tmp[k + 1]), type: 'overtaking_capture' });
+          K('{"captureTarget":' + pkeys[tmp[k]] + ',' + fk.slice(1) + pkeys[tmp[k + 1]] + ',"type":"overtaking_capture"}');
+        }
       }
       if (s.mustMoveFrom < 0 && s.recoveryEligible(p)) {
         const rec = recoveryMoves(s, p);
@@ -131,8 +148,10 @@ export function rawLegalMoves(s: GameState): Move[] {
       if (i >= 0 && s.ctrl[i] === p) s.capturesFrom(i, tmp);
       const type: MoveType = s.phase === 'capture' ? 'overtaking_capture' : 'continue_capture_segment';
       const from = g.pos(i);
-      for (let k = 0; k < tmp.length; k += 2)
+      for (let k = 0; k < tmp.length; k += 2) {
         out.push({ captureTarget: g.pos(tmp[k]), from, player: p, to: g.pos(tmp[k + 1]), type });
+        K('{"captureTarget":' + pkeys[tmp[k]] + ',"from":' + pkeys[i] + ',"player":' + p + ',"to":' + pkeys[tmp[k + 1]] + ',"type":"' + type + '"}');
+      }
       if (s.phase === 'capture') out.push(bookkeeping('skip_capture', p));
       return out;
     }
@@ -205,15 +224,20 @@ function recoveryMoves(s: GameState, p: number): Move[] {
 
 /** Host legal move set: canonical keys sorted ascending, duplicates removed. */
 export function legalMovesWithKeys(s: GameState): { moves: Move[]; keys: string[] } {
-  const raw = rawLegalMoves(s);
-  const pairs = raw.map((m) => ({ m, k: fastMoveKey(m) }));
-  pairs.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  const rawKeys: string[] = [];
+  const raw = rawLegalMoves(s, rawKeys);
+  const n = raw.length;
+  for (let i = 0; i < n; i++) if (i >= rawKeys.length || rawKeys[i] === '') rawKeys[i] = fastMoveKey(raw[i]);
+  const idx: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  idx.sort((a, b) => (rawKeys[a] < rawKeys[b] ? -1 : rawKeys[a] > rawKeys[b] ? 1 : 0));
   const moves: Move[] = [];
   const keys: string[] = [];
-  for (const x of pairs) {
-    if (keys.length && keys[keys.length - 1] === x.k) continue;
-    moves.push(x.m);
-    keys.push(x.k);
+  for (const i of idx) {
+    const k = rawKeys[i];
+    if (keys.length && keys[keys.length - 1] === k) continue;
+    moves.push(raw[i]);
+    keys.push(k);
   }
   return { moves, keys };
 }
