@@ -66,3 +66,21 @@ test('verify: missing file and bad JSON are UserErrors', () => {
   fs.writeFileSync(tmp, '{"boardType": \n');
   assert.throws(() => readTraceFile(tmp), (e: unknown) => e instanceof UserError && /bad JSON/.test((e as Error).message));
 });
+
+test('cli: ringrift engine verify prints the summary line; exit 1 on mismatch, 0 when clean', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const bin = path.resolve(__dirname, '../../bin/ringrift');
+  const good = files.find((f) => f.endsWith('hex8_4p.jsonl'))!;
+  const ok = spawnSync(bin, ['engine', 'verify', good], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  const last = ok.stdout.trim().split('\n').pop();
+  assert.match(last ?? '', /^verify: 5 games, \d+ positions, 0 mismatches$/);
+  const g = JSON.parse(fs.readFileSync(good, 'utf8').split('\n')[0]) as { steps: { hash: string }[] };
+  g.steps[3].hash = 'ffffffffffffffff';
+  const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rr-verify-')), 'bad.jsonl');
+  fs.writeFileSync(tmp, JSON.stringify(g) + '\n');
+  const bad = spawnSync(bin, ['engine', 'verify', tmp], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stdout, /MISMATCH .* step 4: hash/);
+  assert.match(bad.stdout.trim().split('\n').pop() ?? '', /^verify: 1 games, \d+ positions, 1 mismatches$/);
+});
