@@ -267,4 +267,5 @@ export function playRandomGame(opts: RandomGameOptions): RandomGameRecord {
   return { moves, result: gameResult(s), truncated: s.status === 'active', state: s };
 }
 
-export { legalMovesWithKeys } from './rules';
+export { legalMovesWithKeys, evaluateVictory } from './rules';
+export { stateFromSerialized, toSerializedState, type SerializedGameState } from './serialize';

@@ -83,3 +83,51 @@ export function stateFromSerialized(src: SerializedGameState): GameState {
   if (hist.length) s.lastActor = hist[hist.length - 1].player;
   return s;
 }
+
+/**
+ * Snapshot of a state in the reference SerializedGameState shape (board maps keyed by cell key,
+ * stack rings TOP FIRST as in the reference). `stateFromSerialized(toSerializedState(s))`
+ * reproduces the board, counters, phase and player (not LPS history or the move history).
+ */
+export function toSerializedState(s: GameState): SerializedGameState & {
+  boardType: string;
+  numPlayers: number;
+  board: {
+    type: string;
+    stacks: Record<string, { position: Position; rings: number[]; stackHeight: number; capHeight: number; controllingPlayer: number }>;
+    markers: Record<string, { position: Position; player: number; type: 'regular' }>;
+    collapsedSpaces: Record<string, number>;
+  };
+  winner: number | null;
+  victoryReason: string | null;
+  mustMoveFromStackKey?: string;
+  chainCapturePosition?: Position;
+} {
+  const g = s.geo;
+  const stacks: Record<string, { position: Position; rings: number[]; stackHeight: number; capHeight: number; controllingPlayer: number }> = {};
+  const markers: Record<string, { position: Position; player: number; type: 'regular' }> = {};
+  const collapsedSpaces: Record<string, number> = {};
+  for (let i = 0; i < g.n; i++) {
+    const r = s.rings[i];
+    if (r) stacks[g.keys[i]] = { position: g.pos(i), rings: r.slice().reverse(), stackHeight: s.height[i], capHeight: s.cap[i], controllingPlayer: s.ctrl[i] };
+    if (s.marker[i]) markers[g.keys[i]] = { position: g.pos(i), player: s.marker[i], type: 'regular' };
+    if (s.collapsed[i]) collapsedSpaces[g.keys[i]] = s.collapsed[i];
+  }
+  const players = [];
+  for (let p = 1; p <= s.numPlayers; p++)
+    players.push({ playerNumber: p, ringsInHand: s.ringsInHand[p], eliminatedRings: s.eliminated[p], territorySpaces: s.territory[p] });
+  return {
+    boardType: s.boardType,
+    numPlayers: s.numPlayers,
+    board: { type: s.boardType, stacks, markers, collapsedSpaces },
+    players,
+    currentPlayer: s.currentPlayer,
+    currentPhase: s.phase,
+    gameStatus: s.status,
+    pendingLineRewardElimination: s.pendingLineReward,
+    winner: s.winner,
+    victoryReason: s.victoryReason,
+    ...(s.mustMoveFrom >= 0 ? { mustMoveFromStackKey: g.keys[s.mustMoveFrom] } : {}),
+    ...(s.phase === 'chain_capture' && s.attacker >= 0 ? { chainCapturePosition: g.pos(s.attacker) } : {}),
+  };
+}

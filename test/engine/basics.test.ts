@@ -92,3 +92,14 @@ test('api: playRandomGame is deterministic and terminates', () => {
   assert.ok(a.result.winner !== null);
   assert.equal(legalMoves(a.state).length, 0);
 });
+
+test('serialize: toSerializedState / stateFromSerialized round trip keeps the fingerprint', async () => {
+  const { toSerializedState, stateFromSerialized } = await import('../../engine');
+  for (const bt of ['square8', 'hex8'] as const) {
+    const g = playRandomGame({ boardType: bt, numPlayers: 3, seed: 11, maxMoves: 90 });
+    const snap = JSON.parse(JSON.stringify(toSerializedState(g.state)));
+    const back = stateFromSerialized(snap);
+    assert.equal(fingerprint(back), fingerprint(g.state));
+    assert.deepEqual(legalMoves(back).map(moveKey), legalMoves(g.state).map(moveKey));
+  }
+});
