@@ -17,6 +17,8 @@
  *   `divergenceMove` names the move where checking stopped when there is one.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import Database from 'better-sqlite3';
 import {
   applyMoveInPlace,
   createInitialState,
@@ -476,4 +478,60 @@ export function formatParityReport(rep: ParityReport, maxGames = 50): string {
   }
   if (rep.problems.length > maxGames) lines.push('', `… and ${rep.problems.length - maxGames} more (see the JSON report)`);
   return lines.join('\n') + '\n';
+}
+
+// ───────────────────────────── DB probe (for CLIs and activities) ─────────────────────────────
+
+export interface GameDbSummary {
+  boardType: string;
+  numPlayers: number;
+  games: number;
+  /** games per parity_status (NULL counted as pending) */
+  parity: Record<string, number>;
+}
+
+/**
+ * Board/player configuration and game counts of a game DB without knowing its configuration in
+ * advance (read-only). Throws GameDbError-like Errors with a readable message.
+ */
+export function probeGameDb(file: string): GameDbSummary {
+  if (!fs.existsSync(file)) throw new Error(`no such game DB: ${file}`);
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new Error(`cannot open ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const hasGames = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'games'").get() !== undefined;
+    if (!hasGames) throw new Error(`${file} is not a game DB (no games table)`);
+    const meta = (key: string): string | undefined => {
+      try {
+        return (sqlite.prepare('SELECT value FROM schema_metadata WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+      } catch {
+        return undefined;
+      }
+    };
+    const groups = sqlite.prepare('SELECT board_type AS b, num_players AS n, COUNT(*) AS c FROM games GROUP BY board_type, num_players').all() as Array<{
+      b: string;
+      n: number;
+      c: number;
+    }>;
+    if (groups.length > 1) throw new Error(`${file} mixes configurations: ${groups.map((g) => `${g.c} ${g.b} ${g.n}p`).join(', ')}`);
+    const boardType = groups[0]?.b ?? meta('pipeline_board_type');
+    const numPlayers = Number(groups[0]?.n ?? meta('pipeline_num_players'));
+    if (!boardType || !Number.isInteger(numPlayers)) throw new Error(`${file}: cannot tell its board type / player count (no games and no pipeline metadata)`);
+    const parity: Record<string, number> = {};
+    const total = groups[0] ? Number(groups[0].c) : 0;
+    try {
+      for (const r of sqlite.prepare("SELECT COALESCE(parity_status, 'pending') AS s, COUNT(*) AS c FROM games GROUP BY 1").all() as Array<{ s: string; c: number }>) {
+        parity[r.s] = Number(r.c);
+      }
+    } catch {
+      if (total > 0) parity['pending'] = total; // no parity columns yet (older upstream schema)
+    }
+    return { boardType, numPlayers, games: total, parity };
+  } finally {
+    sqlite.close();
+  }
 }

@@ -1,0 +1,181 @@
+// NPZ-export activities: check the inputs (plan), then export parity-passed games into one .npz.
+// The export is all or nothing (temp file + link); a retry after a crash starts over, and a retry
+// after the file was written returns the manifest this workflow left beside it.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import { REPO_ROOT } from '../config/load';
+import { closeGameDb, fileSha256, openGameDb, type BoardType } from '../store/gameDb';
+import { probeGameDb } from '../store/parity';
+import { NpzExportError, defaultNpzName, exportNpz, type NpzExportResult } from '../store/npzExport';
+import type { ArtifactRef } from './parity';
+
+export interface NpzPlanInput {
+  db: string;
+  outputDir: string;
+  /** file name inside outputDir (default <db>.<board>_<n>p.npz) */
+  outputName: string | null;
+  workflowId: string;
+}
+
+export interface NpzPlan {
+  boardType: BoardType;
+  numPlayers: number;
+  games: number;
+  passedGames: number;
+  output: string;
+  dbSha256: string;
+}
+
+export interface NpzExportInput {
+  workflowId: string;
+  db: string;
+  dbSha256: string;
+  boardType: BoardType;
+  numPlayers: number;
+  output: string;
+  splitRatio: number;
+  splitSeed: number;
+}
+
+export interface NpzExportActivityResult extends Omit<NpzExportResult, 'output' | 'sha256'> {
+  output: ArtifactRef;
+  manifest: string;
+  positionsPerSecond: number;
+  workflowId: string;
+}
+
+export const NPZ_PROGRESS_SIGNAL = 'shardProgress';
+
+/** `git rev-parse HEAD` of the code that runs the export ('unknown' outside a checkout). */
+export function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function manifestPath(output: string): string {
+  return `${output}.manifest.json`;
+}
+
+function nonRetryable(err: unknown): never {
+  if (err instanceof NpzExportError) throw ApplicationFailure.nonRetryable(err.message, `NpzExport:${err.code}`);
+  throw err;
+}
+
+export function createNpzExportActivities(deps: { client: Client }) {
+  let lastSignal = 0;
+  const signalProgress = async (workflowId: string, done: number, force: boolean) => {
+    const now = Date.now();
+    if (!force && now - lastSignal < 1000) return;
+    lastSignal = now;
+    try {
+      await deps.client.workflow.getHandle(workflowId).signal(NPZ_PROGRESS_SIGNAL, { shard: 0, done });
+    } catch (err) {
+      log.warn('progress signal failed', { error: String(err) });
+    }
+  };
+
+  return {
+    /** Check the DB (exists, has games, some passed parity) and the output (absent); resolve paths. */
+    async planNpzExport(input: NpzPlanInput): Promise<NpzPlan> {
+      let info;
+      try {
+        info = probeGameDb(input.db);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'BadGameDb');
+      }
+      if (info.games === 0) throw ApplicationFailure.nonRetryable(`${input.db} holds no games`, 'NpzExport:no_games');
+      const passed = info.parity['passed'] ?? 0;
+      if (passed === 0) {
+        throw ApplicationFailure.nonRetryable(`none of the ${info.games} games in ${input.db} passed parity (run parity_validation first)`, 'NpzExport:nothing_passed');
+      }
+      const output = path.resolve(input.outputDir, input.outputName ?? defaultNpzName(input.db, info.boardType, info.numPlayers));
+      if (fs.existsSync(output)) {
+        const mine = readManifest(output);
+        if (!mine || mine.workflowId !== input.workflowId) {
+          throw ApplicationFailure.nonRetryable(`output ${output} already exists; refusing to overwrite it`, 'NpzExport:output_exists');
+        }
+      }
+      return {
+        boardType: info.boardType as BoardType,
+        numPlayers: info.numPlayers,
+        games: info.games,
+        passedGames: passed,
+        output,
+        dbSha256: await fileSha256(input.db),
+      };
+    },
+
+    /** Export the parity-passed games into one compressed .npz (temp file + link), with a manifest beside it. */
+    async exportNpzFile(input: NpzExportInput): Promise<NpzExportActivityResult> {
+      const ctx = Context.current();
+      // a previous attempt of this workflow that finished writing: hand its result back
+      const prior = readManifest(input.output);
+      if (prior && prior.workflowId === input.workflowId && fs.existsSync(input.output) && (await fileSha256(input.output)) === prior.output.sha256) {
+        log.info('npz export already written by this workflow', { output: input.output });
+        return prior;
+      }
+      // stale temp files of crashed attempts
+      const dir = path.dirname(input.output);
+      if (fs.existsSync(dir)) {
+        for (const f of fs.readdirSync(dir)) if (f.startsWith(`.${path.basename(input.output)}.tmp-`)) fs.rmSync(path.join(dir, f), { force: true });
+      }
+      const sha = await fileSha256(input.db);
+      if (sha !== input.dbSha256) {
+        // parity columns may have been written since planning: that is fine, but say so
+        log.info('source DB changed since planning', { planned: input.dbSha256, now: sha });
+      }
+      const db = openGameDb(input.db, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
+      const t0 = Date.now();
+      let res: NpzExportResult;
+      try {
+        res = await exportNpz(db, {
+          output: input.output,
+          splitRatio: input.splitRatio,
+          splitSeed: input.splitSeed,
+          sourceSha256: sha,
+          gitCommit: gitCommit(),
+          createdAt: new Date().toISOString(),
+          onProgress: (done) => {
+            ctx.heartbeat({ gamesDone: done });
+            void signalProgress(input.workflowId, done, false);
+          },
+        });
+      } catch (err) {
+        nonRetryable(err);
+      } finally {
+        closeGameDb(db);
+      }
+      const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
+      const { output, sha256, ...rest } = res;
+      const out: NpzExportActivityResult = {
+        ...rest,
+        output: { path: output, sha256 },
+        manifest: manifestPath(output),
+        positionsPerSecond: res.positions / seconds,
+        workflowId: input.workflowId,
+      };
+      const tmp = `${out.manifest}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, JSON.stringify({ ...out, sourceDb: path.resolve(input.db), sourceDbSha256: sha }, null, 2) + '\n');
+      fs.renameSync(tmp, out.manifest);
+      await signalProgress(input.workflowId, res.games, true);
+      return out;
+    },
+  };
+}
+
+function readManifest(output: string): NpzExportActivityResult | null {
+  try {
+    return JSON.parse(fs.readFileSync(manifestPath(output), 'utf8')) as NpzExportActivityResult;
+  } catch {
+    return null;
+  }
+}
+
+export type NpzExportActivities = ReturnType<typeof createNpzExportActivities>;

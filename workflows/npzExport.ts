@@ -1,0 +1,53 @@
+// npz export: check inputs (plan), then export parity-passed games into one compressed .npz.
+import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { NpzExportActivities, NpzExportActivityResult } from '../activities/npzExport';
+import { progressQuery, shardProgressSignal, trackShards } from './progress';
+
+export interface NpzExportInput {
+  db: string;
+  outputDir: string;
+  /** file name inside outputDir, or null for <db>.<board>_<n>p.npz */
+  outputName: string | null;
+  /** fraction of games in the train split */
+  splitRatio: number;
+  splitSeed: number;
+  activityQueue?: string;
+  heartbeatTimeoutSeconds?: number;
+}
+
+export type NpzExportWorkflowResult = NpzExportActivityResult & { passedGames: number; totalGames: number };
+
+export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflowResult> {
+  const { workflowId } = workflowInfo();
+  let tracked = trackShards('plan', 'games', []);
+  setHandler(progressQuery, () => tracked.progress);
+  setHandler(shardProgressSignal, ({ shard, done }) => tracked.update(shard, done));
+
+  const acts = proxyActivities<NpzExportActivities>({
+    taskQueue: input.activityQueue ?? 'cpu',
+    startToCloseTimeout: '6h',
+    heartbeatTimeout: `${input.heartbeatTimeoutSeconds ?? 120}s`,
+    retry: {
+      maximumAttempts: 3,
+      initialInterval: '2s',
+      nonRetryableErrorTypes: ['BadGameDb', 'NpzExport:no_games', 'NpzExport:nothing_passed', 'NpzExport:output_exists', 'NpzExport:mixed_config', 'NpzExport:bad_option'],
+    },
+  });
+
+  const plan = await acts.planNpzExport({ db: input.db, outputDir: input.outputDir, outputName: input.outputName, workflowId });
+  tracked = trackShards('export', 'games', [plan.passedGames]);
+  const res = await acts.exportNpzFile({
+    workflowId,
+    db: input.db,
+    dbSha256: plan.dbSha256,
+    boardType: plan.boardType,
+    numPlayers: plan.numPlayers,
+    output: plan.output,
+    splitRatio: input.splitRatio,
+    splitSeed: input.splitSeed,
+  });
+  tracked.update(0, plan.passedGames, true);
+  tracked.progress.phase = 'done';
+  await condition(() => true);
+  return { ...res, passedGames: plan.passedGames, totalGames: plan.games };
+}
