@@ -1,6 +1,7 @@
 // All activities a worker registers, built with the worker's shared dependencies.
 import type { Client } from '@temporalio/client';
 import { createHealthActivities } from './health';
+import { createSelfplayActivities } from './selfplay';
 
 export interface ActivityDeps {
   client: Client;
@@ -11,6 +12,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createHealthActivities(deps),
+    ...createSelfplayActivities(deps),
   };
 }
 

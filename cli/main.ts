@@ -4,6 +4,7 @@ import { registerDevCommands } from './commands/dev';
 import { registerWorkerCommand } from './commands/worker';
 import { registerClusterCommands } from './commands/cluster';
 import { registerEngineCommands } from './commands/engine';
+import { registerPipelineCommands } from './commands/pipeline';
 import { UserError } from './errors';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerClusterCommands(program);
   registerEngineCommands(program);
+  registerPipelineCommands(program);
   return program;
 }
 

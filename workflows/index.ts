@@ -1,2 +1,3 @@
 // Every workflow the workers register. Deterministic code only: no I/O, clocks or randomness outside the SDK.
 export { clusterHealth } from './clusterHealth';
+export { canonicalSelfplay } from './canonicalSelfplay';

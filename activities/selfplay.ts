@@ -1,0 +1,193 @@
+// Self-play activities: play one shard of games into its own SQLite file (resumable), then merge shards atomically.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Context, log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { BoardType } from '../engine';
+import { configKey, gameSeed, playGame, seatSpecs } from '../ai/selfplay';
+import {
+  closeGameDb,
+  countGames,
+  fileSha256,
+  listGameIds,
+  mergeShardDbs,
+  openGameDb,
+  writeGame,
+  type GameRecord,
+} from '../store/gameDb';
+
+export interface ShardInput {
+  workflowId: string;
+  shardIndex: number;
+  firstGame: number;
+  numGames: number;
+  boardType: BoardType;
+  numPlayers: number;
+  seed: number;
+  playerMix: string[];
+  maxMoves: number;
+  shardDb: string;
+}
+
+export interface ShardResult {
+  shardIndex: number;
+  shardDb: string;
+  games: number;
+  resumedFrom: number;
+}
+
+export interface ShardHeartbeat {
+  gamesDone: number;
+}
+
+export interface MergeInput {
+  workflowId: string;
+  boardType: BoardType;
+  numPlayers: number;
+  shardDbs: string[];
+  outputDb: string;
+  expectedGameIds: { first: number; count: number };
+}
+
+/** A large artifact travels by reference: path plus checksum. */
+export interface ArtifactRef {
+  path: string;
+  sha256: string;
+}
+
+export interface MergeResult extends ArtifactRef {
+  gamesAdded: number;
+  totalGames: number;
+}
+
+export const SHARD_PROGRESS_SIGNAL = 'shardProgress';
+
+export function selfplayGameId(workflowId: string, index: number): string {
+  return `${workflowId}-g${String(index).padStart(6, '0')}`;
+}
+
+export function shardDir(outputDb: string, workflowId: string): string {
+  return path.join(path.dirname(path.resolve(outputDb)), `.shards-${workflowId}`);
+}
+
+function toRecord(input: ShardInput, index: number, createdAt: string): GameRecord {
+  const seed = gameSeed(input.seed, index);
+  const seats = seatSpecs(input.playerMix, input.numPlayers, index);
+  const started = Date.now();
+  const game = playGame({
+    boardType: input.boardType,
+    numPlayers: input.numPlayers,
+    seed,
+    seats,
+    maxMoves: input.maxMoves,
+    onProgress: () => Context.current().heartbeat(),
+  });
+  return {
+    gameId: selfplayGameId(input.workflowId, index),
+    boardType: input.boardType,
+    numPlayers: input.numPlayers,
+    seed,
+    players: seats.map((spec, i) => ({ seat: i + 1, playerType: 'ai', spec, aiType: spec })),
+    initialState: {
+      boardType: input.boardType,
+      numPlayers: input.numPlayers,
+      rngSeed: seed,
+      rulesOptions: input.numPlayers === 2 ? { swapRuleEnabled: true } : {},
+      fingerprint: game.initial.fingerprint,
+      stateHash: game.initial.hash,
+    },
+    moves: game.moves as unknown as Record<string, unknown>[],
+    steps: game.steps.map((s) => ({ ...s, statusBefore: 'active' })),
+    winner: game.winner,
+    terminationReason: game.terminationReason,
+    source: 'canonical_selfplay',
+    engineMode: seats.join('_vs_'),
+    createdAt,
+    completedAt: new Date().toISOString(),
+    gameStatus: game.truncated ? 'active' : 'completed',
+    durationMs: Date.now() - started,
+    metadata: { workflowId: input.workflowId, gameIndex: index, configKey: configKey(input) },
+  };
+}
+
+export function createSelfplayActivities(deps: { client: Client }) {
+  let lastSignal = 0;
+  const signalProgress = async (input: ShardInput, gamesDone: number, force: boolean) => {
+    const now = Date.now();
+    if (!force && now - lastSignal < 1000) return;
+    lastSignal = now;
+    try {
+      await deps.client.workflow.getHandle(input.workflowId).signal(SHARD_PROGRESS_SIGNAL, { shard: input.shardIndex, done: gamesDone });
+    } catch (err) {
+      log.warn('progress signal failed', { error: String(err) });
+    }
+  };
+
+  return {
+    /** Plays games [firstGame, firstGame+numGames) into the shard DB; after a retry it resumes from what was committed. */
+    async playSelfplayShard(input: ShardInput): Promise<ShardResult> {
+      const ctx = Context.current();
+      fs.mkdirSync(path.dirname(input.shardDb), { recursive: true });
+      const db = openGameDb(input.shardDb, { boardType: input.boardType, numPlayers: input.numPlayers, create: true });
+      try {
+        // The shard DB is the truth (each game is one transaction); heartbeat details say where the last attempt was.
+        const committed = countGames(db);
+        const hb = ctx.info.heartbeatDetails as ShardHeartbeat | undefined;
+        if (ctx.info.attempt > 1 || committed > 0) {
+          log.info('resuming shard', { shard: input.shardIndex, committed, heartbeat: hb?.gamesDone ?? null, attempt: ctx.info.attempt });
+        }
+        const have = new Set(listGameIds(db));
+        for (let k = 0; k < input.numGames; k++) {
+          const index = input.firstGame + k;
+          if (have.has(selfplayGameId(input.workflowId, index))) continue;
+          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+          writeGame(db, toRecord(input, index, new Date().toISOString()), { ifExists: 'skip' });
+          const gamesDone = k + 1;
+          ctx.heartbeat({ gamesDone } satisfies ShardHeartbeat);
+          await signalProgress(input, gamesDone, false);
+          // Yield so heartbeats and cancellation get through between games.
+          await new Promise((r) => setImmediate(r));
+        }
+        const games = countGames(db);
+        await signalProgress(input, games, true);
+        return { shardIndex: input.shardIndex, shardDb: input.shardDb, games, resumedFrom: committed };
+      } finally {
+        closeGameDb(db);
+      }
+    },
+
+    /** Merges shard DBs into the output DB atomically (append when it exists), checks the count, removes the shards. */
+    async mergeSelfplayShards(input: MergeInput): Promise<MergeResult> {
+      const ids = Array.from({ length: input.expectedGameIds.count }, (_, k) => selfplayGameId(input.workflowId, input.expectedGameIds.first + k));
+      const present = input.shardDbs.filter((p) => fs.existsSync(p));
+      let gamesAdded = 0;
+      if (present.length === input.shardDbs.length) {
+        const res = mergeShardDbs(present, input.outputDb, {
+          boardType: input.boardType,
+          numPlayers: input.numPlayers,
+          append: fs.existsSync(input.outputDb),
+          duplicates: 'keep-first', // a retried merge finds its own games already there
+        });
+        gamesAdded = res.gamesAdded;
+      } else if (present.length > 0) {
+        throw new Error(`some shard DBs are missing: ${input.shardDbs.filter((p) => !fs.existsSync(p)).join(', ')}`);
+      }
+      const out = openGameDb(input.outputDb, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
+      let totalGames: number;
+      try {
+        const stored = new Set(listGameIds(out));
+        const missing = ids.filter((id) => !stored.has(id));
+        if (missing.length > 0) throw new Error(`output ${input.outputDb} lacks ${missing.length} games of this run, e.g. ${missing[0]}`);
+        totalGames = stored.size;
+      } finally {
+        closeGameDb(out);
+      }
+      for (const p of input.shardDbs) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(p + suffix, { force: true });
+      const dir = path.dirname(input.shardDbs[0] ?? input.outputDb);
+      if (path.basename(dir).startsWith('.shards-') && fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+      return { path: path.resolve(input.outputDb), sha256: await fileSha256(input.outputDb), gamesAdded, totalGames };
+    },
+  };
+}
+
+export type SelfplayActivities = ReturnType<typeof createSelfplayActivities>;

@@ -1,0 +1,120 @@
+// Starting a pipeline workflow from the CLI: search attributes, readable ids, live progress, clear failures.
+import cliProgress from 'cli-progress';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoadedConfig } from '../config/load';
+import { describePollers } from '../activities/health';
+import type { PhaseProgress } from '../workflows/progress';
+import { WORKFLOW_QUEUE } from '../workers/run';
+import { ensureSearchAttributes } from './devServer';
+import { connectOrExplain } from './commands/cluster';
+import { UserError } from './errors';
+
+export function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+}
+
+export interface PhaseStart {
+  workflowType: string;
+  workflowId: string;
+  args: unknown[];
+  board: string;
+  configKey: string;
+  phase: string;
+  wait: boolean;
+  /** One line describing the result, once the workflow completed. */
+  describeResult: (result: unknown) => string;
+}
+
+export function uiLink(cfg: LoadedConfig, workflowId: string): string {
+  const { dev, temporal } = cfg.pipeline;
+  return `http://${dev.ip}:${dev.uiPort}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+async function waitWithProgress(client: Client, workflowId: string): Promise<unknown> {
+  const handle = client.workflow.getHandle(workflowId);
+  const interactive = process.stderr.isTTY === true;
+  const bar = new cliProgress.SingleBar(
+    {
+      format: '{phase} |{bar}| {value}/{total} {unit} | shards {shardsDone}/{shards} | {duration_formatted}',
+      hideCursor: interactive,
+      noTTYOutput: !interactive,
+      notTTYSchedule: 5000,
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  const result = handle.result();
+  let finished = false;
+  result.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
+  while (!finished) {
+    try {
+      const p = await handle.query<PhaseProgress>('progress');
+      const payload = {
+        phase: p.phase.padEnd(8),
+        unit: p.unit,
+        shards: p.shards.length,
+        shardsDone: p.shards.filter((s) => s.status === 'done').length,
+      };
+      if (!started) {
+        bar.start(p.target, p.done, payload);
+        started = true;
+      } else {
+        bar.setTotal(p.target);
+        bar.update(p.done, payload);
+      }
+    } catch {
+      /* the first workflow task may not have run yet */
+    }
+    await Promise.race([result.catch(() => undefined), sleep(500)]);
+  }
+  if (started) bar.stop();
+  return result;
+}
+
+export async function startPhase(cfg: LoadedConfig, start: PhaseStart): Promise<void> {
+  const client = await connectOrExplain(cfg);
+  try {
+    const ns = cfg.pipeline.temporal.namespace;
+    await ensureSearchAttributes(client.connection, ns, cfg.pipeline.searchAttributes);
+    const [q] = await describePollers(client, ns, [WORKFLOW_QUEUE]);
+    if (!q || q.workflowPollers.length === 0) {
+      console.error(`note: no worker polls queue "${WORKFLOW_QUEUE}"; the run waits until one starts ('ringrift dev up' or 'ringrift worker --queue ${WORKFLOW_QUEUE}')`);
+    }
+    try {
+      await client.workflow.start(start.workflowType, {
+        taskQueue: WORKFLOW_QUEUE,
+        workflowId: start.workflowId,
+        args: start.args,
+        searchAttributes: { RingRiftBoard: [start.board], RingRiftConfigKey: [start.configKey], RingRiftPhase: [start.phase] },
+      });
+    } catch (err) {
+      if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') {
+        throw new UserError(`workflow id ${start.workflowId} is already in use: pass another --workflow-id`);
+      }
+      throw err;
+    }
+    console.log(`started ${start.phase}: workflow ${start.workflowId}`);
+    console.log(`  web UI: ${uiLink(cfg, start.workflowId)}`);
+    if (!start.wait) {
+      console.log(`  follow it with: ringrift pipeline status ${start.workflowId}`);
+      return;
+    }
+    try {
+      const result = await waitWithProgress(client, start.workflowId);
+      console.log(start.describeResult(result));
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) {
+        const cause = err.cause as Error | undefined;
+        throw new UserError(`${start.phase} ${start.workflowId} failed: ${cause?.message ?? err.message}`, 1);
+      }
+      throw err;
+    }
+  } finally {
+    await client.connection.close();
+  }
+}

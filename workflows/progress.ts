@@ -1,0 +1,44 @@
+// The progress every pipeline workflow answers on its `progress` query (shown by `ringrift pipeline status`).
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export interface ShardProgress {
+  index: number;
+  target: number;
+  done: number;
+  status: 'pending' | 'running' | 'done';
+}
+
+export interface PhaseProgress {
+  /** Current step of the workflow, e.g. "selfplay", "merge", "done". */
+  phase: string;
+  /** What `target` and `done` count: "games", "positions", ... */
+  unit: string;
+  target: number;
+  done: number;
+  shards: ShardProgress[];
+}
+
+export const progressQuery = defineQuery<PhaseProgress>('progress');
+
+/** Sent by shard activities (throttled) so the query shows games done inside running shards. */
+export const shardProgressSignal = defineSignal<[{ shard: number; done: number }]>('shardProgress');
+
+/** Progress for a run split into shards of the given sizes, with the shard-progress signal wired in. */
+export function trackShards(phase: string, unit: string, sizes: number[]) {
+  const progress: PhaseProgress = {
+    phase,
+    unit,
+    target: sizes.reduce((a, b) => a + b, 0),
+    done: 0,
+    shards: sizes.map((target, index) => ({ index, target, done: 0, status: 'pending' })),
+  };
+  const recount = () => (progress.done = progress.shards.reduce((n, s) => n + s.done, 0));
+  const update = (shard: number, done: number, finished = false) => {
+    const s = progress.shards[shard];
+    if (!s || s.status === 'done') return;
+    s.done = Math.max(s.done, Math.min(done, s.target));
+    s.status = finished ? 'done' : 'running';
+    recount();
+  };
+  return { progress, update };
+}
