@@ -559,10 +559,14 @@ export function applyMoveUnchecked(s: GameState, m: Move, runHostChecks = true):
         s.marker[a] = 0;
         s.marker[t] = p;
         if (mode === 'line') {
+          // the reference applies the first line through the destination in E, S, SE, NE order
           let best: number[] | null = null;
-          for (const d of s.geo.lineDirs) {
+          for (const d of s.geo.isHex ? [0, 1, 2] : [0, 2, 1, 3]) {
             const cells = s.lineThrough(t, d, p);
-            if (cells.length >= s.lineLength && (!best || cells.length > best.length)) best = cells;
+            if (cells.length >= s.lineLength) {
+              best = cells;
+              break;
+            }
           }
           if (best) {
             if (m.option === 2) {
