@@ -1,6 +1,8 @@
 // All activities a worker registers, built with the worker's shared dependencies.
 import type { Client } from '@temporalio/client';
 import { createHealthActivities } from './health';
+import { createParityActivities } from './parity';
+import { createNpzExportActivities } from './npzExport';
 import { createSelfplayActivities } from './selfplay';
 
 export interface ActivityDeps {
@@ -12,6 +14,8 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createHealthActivities(deps),
+    ...createParityActivities(deps),
+    ...createNpzExportActivities(deps),
     ...createSelfplayActivities(deps),
   };
 }

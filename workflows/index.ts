@@ -1,3 +1,5 @@
 // Every workflow the workers register. Deterministic code only: no I/O, clocks or randomness outside the SDK.
 export { clusterHealth } from './clusterHealth';
 export { canonicalSelfplay } from './canonicalSelfplay';
+export { parityValidation } from './parityValidation';
+export { npzExport } from './npzExport';

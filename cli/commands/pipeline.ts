@@ -17,6 +17,7 @@ import { cliConfig } from '../context';
 import { UserError } from '../errors';
 import { startPhase, timestamp, uiLink } from '../pipelineRun';
 import { connectOrExplain } from './cluster';
+import { registerNpzExport, registerParityValidation } from './dataPhases';
 
 export function parseIntOption(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^-?\d+$/.test(value.trim())) throw new UserError(`${name}: expected an integer, got "${value}"`);
@@ -217,6 +218,8 @@ export function registerPipelineCommands(program: Command): void {
   const pipeline = program.command('pipeline').description('run and inspect pipeline phases');
   const run = pipeline.command('run').description('start a pipeline phase as a Temporal workflow');
   registerSelfplay(run);
+  registerParityValidation(run);
+  registerNpzExport(run);
   pipeline
     .command('status [workflowId]')
     .description('phase, progress and failures of a run (recent runs without an id)')
