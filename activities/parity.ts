@@ -281,7 +281,7 @@ export function createParityActivities(deps: { client: Client }) {
         external: input.external,
       });
       fs.mkdirSync(input.reportDir, { recursive: true });
-      const base = path.join(path.resolve(input.reportDir), `parity-${input.workflowId}`);
+      const base = path.join(path.resolve(input.reportDir), `${input.workflowId}.parity-report`);
       writeAtomic(`${base}.json`, JSON.stringify(rep, null, 2) + '\n');
       writeAtomic(`${base}.txt`, formatParityReport(rep));
       const out: ParityReportResult = {

@@ -1,5 +1,5 @@
 // npz export: check inputs (plan), then export parity-passed games into one compressed .npz.
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { NpzExportActivities, NpzExportActivityResult } from '../activities/npzExport';
 import { progressQuery, shardProgressSignal, trackShards } from './progress';
 
@@ -17,6 +17,18 @@ export interface NpzExportInput {
 
 export type NpzExportWorkflowResult = NpzExportActivityResult & { passedGames: number; totalGames: number };
 
+/** Surface an activity's own failure message (not "Activity task failed") as the workflow's failure. */
+async function clearly<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+      throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? 'ActivityFailed');
+    }
+    throw err;
+  }
+}
+
 export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflowResult> {
   const { workflowId } = workflowInfo();
   let tracked = trackShards('plan', 'games', []);
@@ -30,22 +42,31 @@ export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflo
     retry: {
       maximumAttempts: 3,
       initialInterval: '2s',
-      nonRetryableErrorTypes: ['BadGameDb', 'NpzExport:no_games', 'NpzExport:nothing_passed', 'NpzExport:output_exists', 'NpzExport:mixed_config', 'NpzExport:bad_option'],
+      nonRetryableErrorTypes: [
+        'BadGameDb',
+        'NpzExport:no_games',
+        'NpzExport:nothing_passed',
+        'NpzExport:output_exists',
+        'NpzExport:mixed_config',
+        'NpzExport:bad_option',
+      ],
     },
   });
 
-  const plan = await acts.planNpzExport({ db: input.db, outputDir: input.outputDir, outputName: input.outputName, workflowId });
+  const plan = await clearly(acts.planNpzExport({ db: input.db, outputDir: input.outputDir, outputName: input.outputName, workflowId }));
   tracked = trackShards('export', 'games', [plan.passedGames]);
-  const res = await acts.exportNpzFile({
-    workflowId,
-    db: input.db,
-    dbSha256: plan.dbSha256,
-    boardType: plan.boardType,
-    numPlayers: plan.numPlayers,
-    output: plan.output,
-    splitRatio: input.splitRatio,
-    splitSeed: input.splitSeed,
-  });
+  const res = await clearly(
+    acts.exportNpzFile({
+      workflowId,
+      db: input.db,
+      dbSha256: plan.dbSha256,
+      boardType: plan.boardType,
+      numPlayers: plan.numPlayers,
+      output: plan.output,
+      splitRatio: input.splitRatio,
+      splitSeed: input.splitSeed,
+    }),
+  );
   tracked.update(0, plan.passedGames, true);
   tracked.progress.phase = 'done';
   await condition(() => true);

@@ -1,6 +1,6 @@
 // parity validation: plan (select games), validate them in shards (one activity each), write the
 // report; fail the phase when the failure rate exceeds fail_threshold.
-import { ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, ParityActivities, ParityReportResult, ParityShardResult } from '../activities/parity';
 import { progressQuery, shardProgressSignal, trackShards } from './progress';
 
@@ -28,8 +28,21 @@ export interface ParityResult extends ParityReportResult {
 /** [first, count) slices of `total` games in shards of at most shardSize. */
 export function planParityShards(total: number, shardSize: number): { index: number; first: number; count: number }[] {
   const out: { index: number; first: number; count: number }[] = [];
-  for (let first = 0, index = 0; first < total; first += shardSize, index++) out.push({ index, first, count: Math.min(shardSize, total - first) });
+  for (let first = 0, index = 0; first < total; first += shardSize, index++)
+    out.push({ index, first, count: Math.min(shardSize, total - first) });
   return out;
+}
+
+/** Surface an activity's own failure message (not "Activity task failed") as the workflow's failure. */
+async function clearly<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+      throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? 'ActivityFailed');
+    }
+    throw err;
+  }
 }
 
 export async function parityValidation(input: ParityInput): Promise<ParityResult> {
@@ -43,46 +56,60 @@ export async function parityValidation(input: ParityInput): Promise<ParityResult
     taskQueue: input.activityQueue ?? 'cpu',
     startToCloseTimeout: '4h',
     heartbeatTimeout: `${input.heartbeatTimeoutSeconds ?? 60}s`,
-    retry: { maximumAttempts: 5, initialInterval: '1s', nonRetryableErrorTypes: ['BadGameDb', 'NoGames', 'ArtifactChanged', 'GameConfigMismatchError'] },
+    retry: {
+      maximumAttempts: 5,
+      initialInterval: '1s',
+      nonRetryableErrorTypes: ['BadGameDb', 'NoGames', 'ArtifactChanged', 'GameConfigMismatchError'],
+    },
   });
 
-  const plan = await acts.planParity({ workflowId, db: input.db, sample: input.sample, seed: input.seed, reportDir: input.reportDir });
+  const plan = await clearly(
+    acts.planParity({ workflowId, db: input.db, sample: input.sample, seed: input.seed, reportDir: input.reportDir }),
+  );
   const shards = planParityShards(plan.selected, input.shardSize);
-  tracked = trackShards('validate', 'games', shards.map((s) => s.count));
+  tracked = trackShards(
+    'validate',
+    'games',
+    shards.map((s) => s.count),
+  );
 
   const results: ParityShardResult[] = await Promise.all(
     shards.map(async (s) => {
-      const r = await acts.validateParityShard({
-        workflowId,
-        shardIndex: s.index,
-        db: input.db,
-        boardType: plan.boardType,
-        numPlayers: plan.numPlayers,
-        gameList: plan.gameList,
-        first: s.first,
-        count: s.count,
-        workDir: plan.workDir,
-        external: input.external,
-      });
+      const r = await clearly(
+        acts.validateParityShard({
+          workflowId,
+          shardIndex: s.index,
+          db: input.db,
+          boardType: plan.boardType,
+          numPlayers: plan.numPlayers,
+          gameList: plan.gameList,
+          first: s.first,
+          count: s.count,
+          workDir: plan.workDir,
+          external: input.external,
+        }),
+      );
       tracked.update(s.index, r.total, true);
       return r;
     }),
   );
 
   tracked.progress.phase = 'report';
-  const rep = await acts.writeParityReport({
-    workflowId,
-    db: input.db,
-    dbSha256: plan.dbSha256,
-    sample: input.sample,
-    seed: input.seed,
-    failThreshold: input.failThreshold,
-    external: input.external,
-    shardResults: results.map((r) => r.results),
-    reportDir: input.reportDir,
-    workDir: plan.workDir,
-    startedAtMs,
-  });
+  const rep = await clearly(
+    acts.writeParityReport({
+      workflowId,
+      db: input.db,
+      dbSha256: plan.dbSha256,
+      sample: input.sample,
+      seed: input.seed,
+      failThreshold: input.failThreshold,
+      external: input.external,
+      shardResults: results.map((r) => r.results),
+      reportDir: input.reportDir,
+      workDir: plan.workDir,
+      startedAtMs,
+    }),
+  );
   tracked.progress.phase = 'done';
   await condition(() => true);
   if (!rep.ok) {

@@ -97,7 +97,7 @@ export function registerParityValidation(run: Command): void {
     .option('--seed <n>', 'sample seed (default 0)')
     .option('--shard-size <n>', 'games per shard activity (default from config)')
     .option('--fail-threshold <x>', 'fail the phase when (failed + error) / checked exceeds x (default from config)')
-    .option('--report-dir <dir>', 'where parity-<workflow id>.json/.txt go (default: the DB folder)')
+    .option('--report-dir <dir>', 'where <workflow id>.parity-report.json/.txt go (default: the DB folder)')
     .option('--external <command>', 'also replay every game with this external replayer (store/EXTERNAL_REPLAYER.md)')
     .option('--workflow-id <id>', 'workflow id (default parity-<board>_<n>p-<timestamp>)')
     .option('--dry-run', 'print the plan and start nothing')
@@ -119,7 +119,7 @@ export function registerParityValidation(run: Command): void {
         console.log(`  shards:       ${shards.length} x up to ${input.shardSize} games on queue ${input.activityQueue ?? 'cpu'}`);
         console.log(`  threshold:    fail when more than ${(input.failThreshold * 100).toFixed(2)}% fail`);
         console.log(`  external:     ${input.external ?? 'none'}`);
-        console.log(`  report:       ${path.join(input.reportDir, `parity-${workflowId}.json`)} (+ .txt)`);
+        console.log(`  report:       ${path.join(input.reportDir, `${workflowId}.parity-report.json`)} (+ .txt)`);
         return;
       }
       await startPhase(cfg, {
