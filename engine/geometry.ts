@@ -36,7 +36,10 @@ export interface Geometry {
   readonly totalSpaces: number;
   readonly ringsPerPlayer: number;
   indexOf(p: Position): number;
+  /** a fresh position object for cell i */
   pos(i: number): Position;
+  /** the shared, frozen position object for cell i (used inside generated moves) */
+  posShared(i: number): Position;
 }
 
 const BOARD_PARAMS: Record<BoardType, { size: number; rings: number; hex: boolean }> = {
@@ -166,11 +169,11 @@ export function getGeometry(boardType: BoardType): Geometry {
     if (prm.hex) {
       keys.push(`${xs[i]},${ys[i]},${zs[i]}`);
       posKeys.push(`{"x":${xs[i]},"y":${ys[i]},"z":${zs[i]}}`);
-      positions.push({ x: xs[i], y: ys[i], z: zs[i] });
+      positions.push(Object.freeze({ x: xs[i], y: ys[i], z: zs[i] }));
     } else {
       keys.push(`${xs[i]},${ys[i]}`);
       posKeys.push(`{"x":${xs[i]},"y":${ys[i]}}`);
-      positions.push({ x: xs[i], y: ys[i] });
+      positions.push(Object.freeze({ x: xs[i], y: ys[i] }));
     }
   }
   const geo: Geometry = {
@@ -199,6 +202,9 @@ export function getGeometry(boardType: BoardType): Geometry {
       if (!p || typeof p.x !== 'number' || typeof p.y !== 'number') return -1;
       if (prm.hex && p.z !== undefined && p.z !== -p.x - p.y) return -1;
       return idxXY(p.x, p.y);
+    },
+    posShared(i: number): Position {
+      return positions[i];
     },
     pos(i: number): Position {
       const p = positions[i];

@@ -182,7 +182,34 @@ export function matchLegalMove(state: GameState, move: Move): Move | null {
   }
   const nk = normalizedMoveKey(move);
   for (const m of moves) if (normalizedMoveKey(m) === nk) return m;
-  return null;
+  // tolerant match: same identity (type, player, positions, decision content) and no
+  // conflicting extra field (e.g. a host's placementCount: 1); must be unique
+  if (move.placementCount !== undefined && move.placementCount !== 1) return null;
+  const ik = identityKey(move);
+  let hit: Move | null = null;
+  for (const m of moves) {
+    if (identityKey(m) !== ik) continue;
+    if (hit) return null;
+    hit = m;
+  }
+  return hit;
+}
+
+function identityKey(m: Move): string {
+  const n = normalizeMove(m);
+  return canonicalJson({
+    type: n.type,
+    player: n.player,
+    to: n.to,
+    from: n.from,
+    captureTarget: n.captureTarget,
+    lines: n.formedLines?.map((l) => l.positions),
+    collapsedMarkers: n.collapsedMarkers,
+    regions: n.disconnectedRegions?.map((r) => [r.controllingPlayer, r.spaces]),
+    eliminationContext: n.eliminationContext,
+    recoveryMode: n.recoveryMode,
+    option: n.option,
+  });
 }
 
 /**

@@ -84,6 +84,18 @@ function stackElimMove(
   return m;
 }
 
+function pushKey(keys: string[], outLen: number, k: string): void {
+  while (keys.length < outLen - 1) keys.push('');
+  keys.push(k);
+}
+
+let SORT_KEYS: string[] = [];
+function cmpByKey(a: number, b: number): number {
+  const x = SORT_KEYS[a];
+  const y = SORT_KEYS[b];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /** Core + host legal moves in generation order (not sorted, may contain duplicates). */
 export function rawLegalMoves(s: GameState, keys?: string[]): Move[] {
   const out: Move[] = [];
@@ -92,18 +104,12 @@ export function rawLegalMoves(s: GameState, keys?: string[]): Move[] {
   const g = s.geo;
   const pkeys = g.posKeys;
   // keys (optional) are filled for the hot move types here, the rest after generation
-  const K = (k: string): void => {
-    if (keys) {
-      while (keys.length < out.length - 1) keys.push('');
-      keys.push(k);
-    }
-  };
   switch (s.phase) {
     case 'ring_placement': {
       if (s.ringsInHand[p] > 0) {
         for (const c of s.placementCells(p)) {
-          out.push({ player: p, to: g.pos(c), type: 'place_ring' });
-          K('{"player":' + p + ',"to":' + pkeys[c] + ',"type":"place_ring"}');
+          out.push({ player: p, to: g.posShared(c), type: 'place_ring' });
+          if (keys) pushKey(keys, out.length, '{"player":' + p + ',"to":' + pkeys[c] + ',"type":"place_ring"}');
         }
         if (skipPlacementEligible(s, p)) out.push(bookkeeping('skip_placement', p));
       }
@@ -118,17 +124,17 @@ export function rawLegalMoves(s: GameState, keys?: string[]): Move[] {
         if (s.mustMoveFrom >= 0 && i !== s.mustMoveFrom) continue;
         tmp.length = 0;
         s.simpleMovesFrom(i, tmp);
-        const from = g.pos(i);
+        const from = g.posShared(i);
         const fk = '{"from":' + pkeys[i] + ',"player":' + p + ',"to":';
         for (const j of tmp) {
-          out.push({ from, player: p, to: g.pos(j), type: 'move_stack' });
-          K(fk + pkeys[j] + ',"type":"move_stack"}');
+          out.push({ from, player: p, to: g.posShared(j), type: 'move_stack' });
+          if (keys) pushKey(keys, out.length, fk + pkeys[j] + ',"type":"move_stack"}');
         }
         tmp.length = 0;
         s.capturesFrom(i, tmp);
         for (let k = 0; k < tmp.length; k += 2) {
-          out.push({ captureTarget: g.pos(tmp[k]), from, player: p, to: g.pos(tmp[k + 1]), type: 'overtaking_capture' });
-          K('{"captureTarget":' + pkeys[tmp[k]] + ',' + fk.slice(1) + pkeys[tmp[k + 1]] + ',"type":"overtaking_capture"}');
+          out.push({ captureTarget: g.posShared(tmp[k]), from, player: p, to: g.posShared(tmp[k + 1]), type: 'overtaking_capture' });
+          if (keys) pushKey(keys, out.length, '{"captureTarget":' + pkeys[tmp[k]] + ',' + fk.slice(1) + pkeys[tmp[k + 1]] + ',"type":"overtaking_capture"}');
         }
       }
       if (s.mustMoveFrom < 0 && s.recoveryEligible(p)) {
@@ -147,10 +153,10 @@ export function rawLegalMoves(s: GameState, keys?: string[]): Move[] {
       const tmp: number[] = [];
       if (i >= 0 && s.ctrl[i] === p) s.capturesFrom(i, tmp);
       const type: MoveType = s.phase === 'capture' ? 'overtaking_capture' : 'continue_capture_segment';
-      const from = g.pos(i);
+      const from = i >= 0 ? g.posShared(i) : { x: 0, y: 0 };
       for (let k = 0; k < tmp.length; k += 2) {
-        out.push({ captureTarget: g.pos(tmp[k]), from, player: p, to: g.pos(tmp[k + 1]), type });
-        K('{"captureTarget":' + pkeys[tmp[k]] + ',"from":' + pkeys[i] + ',"player":' + p + ',"to":' + pkeys[tmp[k + 1]] + ',"type":"' + type + '"}');
+        out.push({ captureTarget: g.posShared(tmp[k]), from, player: p, to: g.posShared(tmp[k + 1]), type });
+        if (keys) pushKey(keys, out.length, '{"captureTarget":' + pkeys[tmp[k]] + ',"from":' + pkeys[i] + ',"player":' + p + ',"to":' + pkeys[tmp[k + 1]] + ',"type":"' + type + '"}');
       }
       if (s.phase === 'capture') out.push(bookkeeping('skip_capture', p));
       return out;
@@ -230,7 +236,9 @@ export function legalMovesWithKeys(s: GameState): { moves: Move[]; keys: string[
   for (let i = 0; i < n; i++) if (i >= rawKeys.length || rawKeys[i] === '') rawKeys[i] = fastMoveKey(raw[i]);
   const idx: number[] = new Array<number>(n);
   for (let i = 0; i < n; i++) idx[i] = i;
-  idx.sort((a, b) => (rawKeys[a] < rawKeys[b] ? -1 : rawKeys[a] > rawKeys[b] ? 1 : 0));
+  SORT_KEYS = rawKeys;
+  idx.sort(cmpByKey);
+  SORT_KEYS = [];
   const moves: Move[] = [];
   const keys: string[] = [];
   for (const i of idx) {

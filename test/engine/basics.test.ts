@@ -103,3 +103,13 @@ test('serialize: toSerializedState / stateFromSerialized round trip keeps the fi
     assert.deepEqual(legalMoves(back).map(moveKey), legalMoves(g.state).map(moveKey));
   }
 });
+
+test('api: validated apply tolerates harmless host fields but not different content', () => {
+  const s = createInitialState({ boardType: 'square8', numPlayers: 2, seed: 1 });
+  const t = applyMove(s, { type: 'place_ring', player: 1, to: { x: 2, y: 2 }, placementCount: 1, placedOnStack: false } as never);
+  assert.equal(t.phase, 'movement');
+  assert.throws(
+    () => applyMove(s, { type: 'place_ring', player: 1, to: { x: 2, y: 2 }, placementCount: 3 }),
+    (e: unknown) => e instanceof IllegalMoveError && e.rule === 'placement',
+  );
+});
