@@ -111,11 +111,12 @@ function toRecord(input: ShardInput, index: number, createdAt: string): GameReco
 }
 
 export function createSelfplayActivities(deps: { client: Client }) {
-  let lastSignal = 0;
+  const lastSignal = new Map<string, number>();
   const signalProgress = async (input: ShardInput, gamesDone: number, force: boolean) => {
     const now = Date.now();
-    if (!force && now - lastSignal < 1000) return;
-    lastSignal = now;
+    const key = `${input.workflowId}/${input.shardIndex}`;
+    if (!force && now - (lastSignal.get(key) ?? 0) < 500) return;
+    lastSignal.set(key, now);
     try {
       await deps.client.workflow.getHandle(input.workflowId).signal(SHARD_PROGRESS_SIGNAL, { shard: input.shardIndex, done: gamesDone });
     } catch (err) {
@@ -150,6 +151,7 @@ export function createSelfplayActivities(deps: { client: Client }) {
         }
         const games = countGames(db);
         await signalProgress(input, games, true);
+        lastSignal.delete(`${input.workflowId}/${input.shardIndex}`);
         return { shardIndex: input.shardIndex, shardDb: input.shardDb, games, resumedFrom: committed };
       } finally {
         closeGameDb(db);

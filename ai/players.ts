@@ -46,8 +46,8 @@ export const HEURISTIC_WEIGHTS = {
   win: 1_000_000,
   eliminatedRings: 10,
   territory: 8,
-  controlledStacks: 2,
-  capHeight: 1,
+  controlledStacks: 1,
+  capHeight: 5,
   markers: 0.5,
   ringsInHand: 0.25,
 } as const;

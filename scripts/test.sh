@@ -4,8 +4,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 # Fresh clone? set up first (idempotent; a few seconds when everything is in place).
-bash scripts/setup.sh >/tmp/ringrift-setup.$$.log 2>&1 || { cat /tmp/ringrift-setup.$$.log; echo "setup failed" >&2; exit 1; }
-rm -f /tmp/ringrift-setup.$$.log
+bash scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
 export PATH="$ROOT/tools/bin:$ROOT/.venv/bin:$PATH"
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ "${#files[@]}" -eq 0 ]; then echo "no test files under test/" >&2; exit 1; fi
