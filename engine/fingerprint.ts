@@ -22,13 +22,7 @@ export function fingerprint(s: GameState): string {
     if (s.marker[i]) markers.push(`${keys[i]}:${s.marker[i]}`);
     if (s.collapsed[i]) coll.push(`${keys[i]}:${s.collapsed[i]}`);
   }
-  return [
-    meta,
-    sortStr(players).join('|'),
-    sortStr(stacks).join('|'),
-    sortStr(markers).join('|'),
-    sortStr(coll).join('|'),
-  ].join('#');
+  return [meta, sortStr(players).join('|'), sortStr(stacks).join('|'), sortStr(markers).join('|'), sortStr(coll).join('|')].join('#');
 }
 
 export function hashState(s: GameState): string {

@@ -132,11 +132,9 @@ export function getGeometry(boardType: BoardType): Geometry {
   const dirVecs = prm.hex ? HEX_DIRS : SQUARE_DIRS;
   const D = dirVecs.length;
   const step = new Int32Array(n * D);
-  for (let i = 0; i < n; i++)
-    for (let d = 0; d < D; d++) step[i * D + d] = idxXY(xs[i] + dirVecs[d].x, ys[i] + dirVecs[d].y);
+  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) step[i * D + d] = idxXY(xs[i] + dirVecs[d].x, ys[i] + dirVecs[d].y);
   const opp = new Int32Array(D);
-  for (let d = 0; d < D; d++)
-    opp[d] = dirVecs.findIndex((v) => v.x === -dirVecs[d].x && v.y === -dirVecs[d].y);
+  for (let d = 0; d < D; d++) opp[d] = dirVecs.findIndex((v) => v.x === -dirVecs[d].x && v.y === -dirVecs[d].y);
   const lineDirs = prm.hex ? [0, 1, 2] : [0, 1, 2, 3];
   const terrNbrs: Int32Array[] = [];
   const mooreNbrs: Int32Array[] = [];

@@ -91,10 +91,11 @@ function normalizeMove(m: Move): Move {
   if (m.collapsedMarkers) out.collapsedMarkers = sortPositions(m.collapsedMarkers);
   if (m.collapsePositions) out.collapsePositions = sortPositions(m.collapsePositions);
   if (m.formedLines) out.formedLines = m.formedLines.map((l) => ({ ...l, positions: sortPositions(l.positions)! }));
-  if (m.disconnectedRegions)
-    out.disconnectedRegions = m.disconnectedRegions.map((r) => ({ ...r, spaces: sortPositions(r.spaces)! }));
+  if (m.disconnectedRegions) out.disconnectedRegions = m.disconnectedRegions.map((r) => ({ ...r, spaces: sortPositions(r.spaces)! }));
   return out;
 }
+
+const DROPPED_FIELDS = ['id', 'timestamp', 'thinkTime', 'moveNumber'];
 
 const MOVE_TYPES = new Set<MoveType>([
   'place_ring',
@@ -136,7 +137,8 @@ export function parseMove(json: string | Record<string, unknown>): Move {
   if (!isPos(m.to)) throw new TypeError('move.to must be a position {x, y[, z]}');
   if (m.from !== undefined && !isPos(m.from)) throw new TypeError('move.from must be a position');
   if (m.captureTarget !== undefined && !isPos(m.captureTarget)) throw new TypeError('move.captureTarget must be a position');
-  const { id: _id, timestamp: _ts, thinkTime: _tt, moveNumber: _mn, ...rest } = m;
+  const rest: Record<string, unknown> = { ...m };
+  for (const k of DROPPED_FIELDS) delete rest[k];
   return JSON.parse(canonicalJson(rest)) as Move;
 }
 
@@ -280,7 +282,12 @@ export interface RandomGameRecord {
  * (default 3000). The engine's rngSeed is the same seed.
  */
 export function playRandomGame(opts: RandomGameOptions): RandomGameRecord {
-  const s = createInitialState({ boardType: opts.boardType, numPlayers: opts.numPlayers, seed: opts.seed, rulesOptions: opts.rulesOptions });
+  const s = createInitialState({
+    boardType: opts.boardType,
+    numPlayers: opts.numPlayers,
+    seed: opts.seed,
+    rulesOptions: opts.rulesOptions,
+  });
   const rng = mulberry32(opts.seed);
   const max = opts.maxMoves ?? 3000;
   const moves: Move[] = [];

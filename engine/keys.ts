@@ -99,7 +99,11 @@ export function fastMoveKey(m: Move): string {
   try {
     return build(m);
   } catch {
-    const { id: _i, timestamp: _t, thinkTime: _tt, moveNumber: _mn, ...rest } = m as unknown as Record<string, unknown>;
+    const rest: Record<string, unknown> = { ...(m as unknown as Record<string, unknown>) };
+    delete rest.id;
+    delete rest.timestamp;
+    delete rest.thinkTime;
+    delete rest.moveNumber;
     return canonicalJson(rest);
   }
 }

@@ -1,14 +1,6 @@
 // Legal move enumeration (host set), move application, host end-of-game checks.
 import { fastMoveKey } from './keys';
-import {
-  GameState,
-  IllegalMoveError,
-  bookkeeping,
-  lineInfo,
-  territoryInfo,
-  type LineCells,
-  type RegionCells,
-} from './state';
+import { GameState, IllegalMoveError, bookkeeping, lineInfo, territoryInfo, type LineCells } from './state';
 import type { Move, MoveType, Position, VictoryReason } from './types';
 
 const NO_ACTION_TYPES = new Set<MoveType>([
@@ -63,13 +55,7 @@ function lineMoves(s: GameState, p: number, out: Move[]): void {
   }
 }
 
-function stackElimMove(
-  s: GameState,
-  i: number,
-  p: number,
-  type: MoveType,
-  context: 'line' | 'territory' | 'recovery' | null,
-): Move {
+function stackElimMove(s: GameState, i: number, p: number, type: MoveType, context: 'line' | 'territory' | 'recovery' | null): Move {
   const pos = s.geo.pos(i);
   const cap = s.cap[i];
   const m: Move = { player: p, to: pos, type } as Move;
@@ -134,7 +120,12 @@ export function rawLegalMoves(s: GameState, keys?: string[]): Move[] {
         s.capturesFrom(i, tmp);
         for (let k = 0; k < tmp.length; k += 2) {
           out.push({ captureTarget: g.posShared(tmp[k]), from, player: p, to: g.posShared(tmp[k + 1]), type: 'overtaking_capture' });
-          if (keys) pushKey(keys, out.length, '{"captureTarget":' + pkeys[tmp[k]] + ',' + fk.slice(1) + pkeys[tmp[k + 1]] + ',"type":"overtaking_capture"}');
+          if (keys)
+            pushKey(
+              keys,
+              out.length,
+              '{"captureTarget":' + pkeys[tmp[k]] + ',' + fk.slice(1) + pkeys[tmp[k + 1]] + ',"type":"overtaking_capture"}',
+            );
         }
       }
       if (s.mustMoveFrom < 0 && s.recoveryEligible(p)) {
@@ -156,15 +147,29 @@ export function rawLegalMoves(s: GameState, keys?: string[]): Move[] {
       const from = i >= 0 ? g.posShared(i) : { x: 0, y: 0 };
       for (let k = 0; k < tmp.length; k += 2) {
         out.push({ captureTarget: g.posShared(tmp[k]), from, player: p, to: g.posShared(tmp[k + 1]), type });
-        if (keys) pushKey(keys, out.length, '{"captureTarget":' + pkeys[tmp[k]] + ',"from":' + pkeys[i] + ',"player":' + p + ',"to":' + pkeys[tmp[k + 1]] + ',"type":"' + type + '"}');
+        if (keys)
+          pushKey(
+            keys,
+            out.length,
+            '{"captureTarget":' +
+              pkeys[tmp[k]] +
+              ',"from":' +
+              pkeys[i] +
+              ',"player":' +
+              p +
+              ',"to":' +
+              pkeys[tmp[k + 1]] +
+              ',"type":"' +
+              type +
+              '"}',
+          );
       }
       if (s.phase === 'capture') out.push(bookkeeping('skip_capture', p));
       return out;
     }
     case 'line_processing': {
       if (s.pendingLineReward) {
-        for (let i = 0; i < g.n; i++)
-          if (s.ctrl[i] === p) out.push(stackElimMove(s, i, p, 'eliminate_rings_from_stack', 'line'));
+        for (let i = 0; i < g.n; i++) if (s.ctrl[i] === p) out.push(stackElimMove(s, i, p, 'eliminate_rings_from_stack', 'line'));
       } else {
         lineMoves(s, p, out);
       }
@@ -219,7 +224,15 @@ function recoveryMoves(s: GameState, p: number): Move[] {
       if (line) {
         lineMovesOut.push({ extractionStacks: [], from, option: 1, player: p, recoveryMode: 'line', to: g.pos(t), type: 'recovery_slide' });
         if (line.length > s.lineLength)
-          lineMovesOut.push({ extractionStacks: [], from, option: 2, player: p, recoveryMode: 'line', to: g.pos(t), type: 'recovery_slide' });
+          lineMovesOut.push({
+            extractionStacks: [],
+            from,
+            option: 2,
+            player: p,
+            recoveryMode: 'line',
+            to: g.pos(t),
+            type: 'recovery_slide',
+          });
       } else {
         fallback.push({ extractionStacks: [], from, player: p, recoveryMode: 'fallback', to: g.pos(t), type: 'recovery_slide' });
       }

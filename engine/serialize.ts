@@ -32,7 +32,14 @@ function parseKey(k: string): Position {
   return parts.length === 3 ? { x: parts[0], y: parts[1], z: parts[2] } : { x: parts[0], y: parts[1] };
 }
 
-const NO_ACTION = new Set(['no_placement_action', 'no_movement_action', 'no_line_action', 'no_territory_action', 'skip_placement', 'skip_territory_processing']);
+const NO_ACTION = new Set([
+  'no_placement_action',
+  'no_movement_action',
+  'no_line_action',
+  'no_territory_action',
+  'skip_placement',
+  'skip_territory_processing',
+]);
 
 /** Build an engine state from a reference serialized state. Throws on malformed input. */
 export function stateFromSerialized(src: SerializedGameState): GameState {
@@ -104,12 +111,20 @@ export function toSerializedState(s: GameState): SerializedGameState & {
   chainCapturePosition?: Position;
 } {
   const g = s.geo;
-  const stacks: Record<string, { position: Position; rings: number[]; stackHeight: number; capHeight: number; controllingPlayer: number }> = {};
+  const stacks: Record<string, { position: Position; rings: number[]; stackHeight: number; capHeight: number; controllingPlayer: number }> =
+    {};
   const markers: Record<string, { position: Position; player: number; type: 'regular' }> = {};
   const collapsedSpaces: Record<string, number> = {};
   for (let i = 0; i < g.n; i++) {
     const r = s.rings[i];
-    if (r) stacks[g.keys[i]] = { position: g.pos(i), rings: r.slice().reverse(), stackHeight: s.height[i], capHeight: s.cap[i], controllingPlayer: s.ctrl[i] };
+    if (r)
+      stacks[g.keys[i]] = {
+        position: g.pos(i),
+        rings: r.slice().reverse(),
+        stackHeight: s.height[i],
+        capHeight: s.cap[i],
+        controllingPlayer: s.ctrl[i],
+      };
     if (s.marker[i]) markers[g.keys[i]] = { position: g.pos(i), player: s.marker[i], type: 'regular' };
     if (s.collapsed[i]) collapsedSpaces[g.keys[i]] = s.collapsed[i];
   }

@@ -1,17 +1,6 @@
 // Compact game state and the rules implementation (pure, deterministic, no I/O).
 import { getGeometry, type Geometry } from './geometry';
-import type {
-  BoardType,
-  GamePhase,
-  GameStatus,
-  LineInfo,
-  Move,
-  MoveType,
-  Position,
-  RulesOptions,
-  Territory,
-  VictoryReason,
-} from './types';
+import type { BoardType, GamePhase, GameStatus, LineInfo, Move, MoveType, Position, RulesOptions, Territory, VictoryReason } from './types';
 
 /** Thrown by applyMove for a move that is not legal in the state. `rule` names the violated rule. */
 export class IllegalMoveError extends Error {
@@ -372,8 +361,7 @@ export class GameState {
 
   hasAnyStackAction(p: number): boolean {
     const n = this.geo.n;
-    for (let i = 0; i < n; i++)
-      if (this.ctrl[i] === p && this.anyMoveOrCaptureFrom(i, this.height[i], this.cap[i])) return true;
+    for (let i = 0; i < n; i++) if (this.ctrl[i] === p && this.anyMoveOrCaptureFrom(i, this.height[i], this.cap[i])) return true;
     return false;
   }
 

@@ -177,7 +177,8 @@ export function verifyGame(game: TraceGame): GameVerifyReport {
     const r = gameResult(state);
     const expStatus = game.result.gameStatus ?? 'completed';
     const bad =
-      (expStatus === 'completed' && (r.status !== 'completed' || r.winner !== game.result.winner || r.victoryReason !== game.result.victoryReason)) ||
+      (expStatus === 'completed' &&
+        (r.status !== 'completed' || r.winner !== game.result.winner || r.victoryReason !== game.result.victoryReason)) ||
       (expStatus === 'active' && r.status !== 'active');
     if (bad) {
       report.mismatches++;

@@ -40,7 +40,10 @@ function loadReference(): { selfPlay: Record<string, RefPerf>; replay: number | 
   const out: { selfPlay: Record<string, RefPerf>; replay: number | null } = { selfPlay: {}, replay: null };
   try {
     const perf = JSON.parse(fs.readFileSync(path.join(REF_DIR, 'perf.json'), 'utf8')) as {
-      run1: { selfPlay: { boardType: string; numPlayers: number; movesPerSecond: number; gamesPerSecond: number }[]; replayOnly?: { movesPerSecond: number } };
+      run1: {
+        selfPlay: { boardType: string; numPlayers: number; movesPerSecond: number; gamesPerSecond: number }[];
+        replayOnly?: { movesPerSecond: number };
+      };
     };
     for (const r of perf.run1.selfPlay)
       if (r.numPlayers === 2) out.selfPlay[r.boardType] = { movesPerSecond: r.movesPerSecond, gamesPerSecond: r.gamesPerSecond };
@@ -121,7 +124,16 @@ function benchReplay(refMps: number | null): Record<string, unknown> {
     .toString('utf8')
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { boardType: BoardType; numPlayers: number; seed: number; rulesOptions?: object; steps: { move: Record<string, unknown> }[] })
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          boardType: BoardType;
+          numPlayers: number;
+          seed: number;
+          rulesOptions?: object;
+          steps: { move: Record<string, unknown> }[];
+        },
+    )
     .map((g) => ({ g, moves: g.steps.map((st) => parseMove(st.move)) as Move[] }));
   const run = (): { moves: number; cpu: number; wall: number } => {
     const w0 = performance.now();

@@ -75,8 +75,7 @@ test('api: applyMove returns a new state and rejects illegal moves with a typed 
   const t = applyMove(s, { type: 'place_ring', player: 1, to: { x: 3, y: 3 } });
   assert.equal(fingerprint(s), '1:ring_placement:active:0#1:18:0:0|2:18:0:0###');
   assert.equal(t.phase, 'movement');
-  const err = (f: () => unknown, rule: string) =>
-    assert.throws(f, (e: unknown) => e instanceof IllegalMoveError && e.rule === rule);
+  const err = (f: () => unknown, rule: string) => assert.throws(f, (e: unknown) => e instanceof IllegalMoveError && e.rule === rule);
   err(() => applyMove(s, { type: 'place_ring', player: 2, to: { x: 3, y: 3 } }), 'turn_order');
   err(() => applyMove(s, { type: 'move_stack', player: 1, from: { x: 0, y: 0 }, to: { x: 0, y: 1 } }), 'phase');
   err(() => applyMove(t, { type: 'move_stack', player: 1, from: { x: 3, y: 3 }, to: { x: 5, y: 4 } }), 'movement');

@@ -41,13 +41,21 @@ function counts(s: GameState): { markers: number; collapsed: number; S: number }
 
 interface Vector {
   id: string;
-  input: { state: SerializedGameState; move?: Record<string, unknown>; initialMove?: Record<string, unknown>; expectedChainSequence?: { from: unknown; captureTarget: unknown; landing: unknown }[] };
+  input: {
+    state: SerializedGameState;
+    move?: Record<string, unknown>;
+    initialMove?: Record<string, unknown>;
+    expectedChainSequence?: { from: unknown; captureTarget: unknown; landing: unknown }[];
+  };
   expectedOutput: { assertions: Record<string, unknown> };
 }
 
 function loadVectors(): { file: string; v: Vector }[] {
   const out: { file: string; v: Vector }[] = [];
-  for (const f of fs.readdirSync(DIR).filter((x) => x.endsWith('.json')).sort()) {
+  for (const f of fs
+    .readdirSync(DIR)
+    .filter((x) => x.endsWith('.json'))
+    .sort()) {
     const d = JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as { vectors?: Vector[] } | Vector[];
     const vs = Array.isArray(d) ? d : (d.vectors ?? []);
     for (const v of vs) out.push({ file: f, v });
@@ -117,7 +125,13 @@ test('contract vectors: all applicable v2 vectors pass', () => {
       applyMoveUnchecked(s, parseMove(v.input.initialMove));
       fails = [];
       for (const seg of v.input.expectedChainSequence.slice(1)) {
-        const want: Move = parseMove({ type: 'continue_capture_segment', player: s.currentPlayer, from: seg.from, captureTarget: seg.captureTarget, to: seg.landing } as Record<string, unknown>);
+        const want: Move = parseMove({
+          type: 'continue_capture_segment',
+          player: s.currentPlayer,
+          from: seg.from,
+          captureTarget: seg.captureTarget,
+          to: seg.landing,
+        } as Record<string, unknown>);
         const legal = legalMovesWithKeys(s);
         if (!legal.keys.includes(moveKey(want))) {
           fails.push(`segment ${moveKey(want)} not legal in ${s.phase}`);

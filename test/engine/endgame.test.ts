@@ -51,13 +51,22 @@ test('recovery: a line-forming slide excludes fallback slides and collapses the 
   s = applyMove(s, bk('no_placement_action', 1));
   const rec = legalMoves(s).filter((m) => m.type === 'recovery_slide');
   assert.ok(rec.length >= 1 && rec.every((m) => m.recoveryMode === 'line'));
-  const t = applyMove(s, find(s, (m) => m.type === 'recovery_slide' && m.to.x === 3 && m.to.y === 0));
+  const t = applyMove(
+    s,
+    find(s, (m) => m.type === 'recovery_slide' && m.to.x === 3 && m.to.y === 0),
+  );
   assert.equal(t.territory[1], 4);
   assert.equal(t.eliminated[1], 1); // option 1: buried ring extracted
 });
 
 test('victory: ring-elimination threshold ends the game immediately (host check)', () => {
-  const s = mk({ stacks: { '0,0': [1, 1], '7,7': [2], '6,6': [1] }, markers: { '3,0': 2 }, phase: 'movement', eliminated: [17, 0], ringsInHand: [0, 1] });
+  const s = mk({
+    stacks: { '0,0': [1, 1], '7,7': [2], '6,6': [1] },
+    markers: { '3,0': 2 },
+    phase: 'movement',
+    eliminated: [17, 0],
+    ringsInHand: [0, 1],
+  });
   const t = applyMove(s, { type: 'move_stack', player: 1, from: at(0, 0), to: at(3, 0) } as never);
   assert.ok(isTerminal(t));
   assert.deepEqual(gameResult(t), { status: 'completed', winner: 1, victoryReason: 'ring_elimination', hostEvent: 'early_victory' });
@@ -67,7 +76,13 @@ test('victory: ring-elimination threshold ends the game immediately (host check)
 test('victory: territory needs the minimum and more than all opponents combined', () => {
   const coll: Record<string, number> = {};
   for (let i = 0; i < 33; i++) coll[`${i % 8},${Math.floor(i / 8)}`] = 1;
-  const s = mk({ stacks: { '7,7': [1], '6,7': [2] }, collapsed: coll, territory: [33, 0], ringsInHand: [1, 1], phase: 'territory_processing' });
+  const s = mk({
+    stacks: { '7,7': [1], '6,7': [2] },
+    collapsed: coll,
+    territory: [33, 0],
+    ringsInHand: [1, 1],
+    phase: 'territory_processing',
+  });
   const t = applyMove(s, bk('no_territory_action', 1));
   assert.equal(gameResult(t).winner, 1);
   assert.equal(gameResult(t).victoryReason, 'territory_control');

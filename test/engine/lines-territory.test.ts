@@ -5,7 +5,12 @@ import { at, find, mk, types } from './helpers';
 
 test('lines: exact line offers process_line and collapse-all; reward elimination sets the L flag', () => {
   // P1 markers (0,0),(1,0),(2,0),(3,0) on square8 2p (length 4)
-  const s = mk({ stacks: { '5,5': [1, 1], '7,7': [2] }, markers: { '0,0': 1, '1,0': 1, '2,0': 1, '3,0': 1 }, phase: 'line_processing', ringsInHand: [2, 2] });
+  const s = mk({
+    stacks: { '5,5': [1, 1], '7,7': [2] },
+    markers: { '0,0': 1, '1,0': 1, '2,0': 1, '3,0': 1 },
+    phase: 'line_processing',
+    ringsInHand: [2, 2],
+  });
   assert.deepEqual(types(s), ['choose_line_option', 'process_line']);
   const pl = find(s, (m) => m.type === 'process_line');
   assert.deepEqual(pl.formedLines![0].positions, [at(0, 0), at(1, 0), at(2, 0), at(3, 0)]);
@@ -15,7 +20,10 @@ test('lines: exact line offers process_line and collapse-all; reward elimination
   assert.equal(fingerprint(t).split('#')[0], '1:line_processing:active:1');
   assert.deepEqual(types(t), ['eliminate_rings_from_stack']);
   const e = legalMoves(t)[0];
-  assert.equal(moveKey(e), '{"eliminatedRings":[{"count":1,"player":1}],"eliminationContext":"line","player":1,"to":{"x":5,"y":5},"type":"eliminate_rings_from_stack"}');
+  assert.equal(
+    moveKey(e),
+    '{"eliminatedRings":[{"count":1,"player":1}],"eliminationContext":"line","player":1,"to":{"x":5,"y":5},"type":"eliminate_rings_from_stack"}',
+  );
   const u = applyMove(t, e);
   assert.equal(u.eliminated[1], 1);
   assert.equal(u.height[u.geo.indexOf(at(5, 5))], 1);
@@ -87,6 +95,11 @@ test('territory: enclosed region — choose, collapse region and border, credit 
 });
 
 test('territory: no region → no_territory_action; region without an outside stack is not processable', () => {
-  const s = mk({ stacks: { '0,0': [2], '7,7': [2] }, markers: { '1,0': 1, '0,1': 1, '1,1': 1 }, phase: 'territory_processing', ringsInHand: [2, 2] });
+  const s = mk({
+    stacks: { '0,0': [2], '7,7': [2] },
+    markers: { '1,0': 1, '0,1': 1, '1,1': 1 },
+    phase: 'territory_processing',
+    ringsInHand: [2, 2],
+  });
   assert.deepEqual(types(s), ['no_territory_action']);
 });

@@ -9,7 +9,10 @@ test('placement: initial square8 has one place_ring per cell; swap_sides offered
   assert.equal(lm.length, 64);
   assert.ok(lm.every((m) => m.type === 'place_ring' && m.placementCount === undefined));
   let t = applyMove(s, { type: 'place_ring', player: 1, to: at(0, 0) });
-  t = applyMove(t, find(t, (m) => m.type === 'move_stack'));
+  t = applyMove(
+    t,
+    find(t, (m) => m.type === 'move_stack'),
+  );
   t = applyMove(t, { type: 'no_line_action', player: 1, to: at(0, 0) });
   t = applyMove(t, { type: 'no_territory_action', player: 1, to: at(0, 0) });
   assert.equal(t.currentPlayer, 2);
@@ -25,7 +28,9 @@ test('placement: initial square8 has one place_ring per cell; swap_sides offered
 test('placement: no dead placement, no placement on markers or collapsed cells, stacking allowed', () => {
   // (0,0) boxed in by collapsed cells: a new stack there could never move
   const s = mk({ collapsed: { '1,0': 2, '0,1': 2, '1,1': 2 }, markers: { '5,5': 2 }, stacks: { '3,3': [2] }, ringsInHand: [5, 5] });
-  const targets = legalMoves(s).filter((m) => m.type === 'place_ring').map((m) => `${m.to.x},${m.to.y}`);
+  const targets = legalMoves(s)
+    .filter((m) => m.type === 'place_ring')
+    .map((m) => `${m.to.x},${m.to.y}`);
   assert.ok(!targets.includes('0,0'));
   assert.ok(!targets.includes('1,1'));
   assert.ok(!targets.includes('5,5'));
@@ -58,7 +63,12 @@ test('movement: distance >= height, blocked by stacks and collapsed cells, marke
 });
 
 test('movement: markers left, flipped, collapsed; landing on a marker eliminates the top ring', () => {
-  const s = mk({ stacks: { '0,0': [1, 2], '7,7': [2] }, markers: { '1,0': 2, '2,0': 1, '4,0': 2 }, phase: 'movement', ringsInHand: [3, 3] });
+  const s = mk({
+    stacks: { '0,0': [1, 2], '7,7': [2] },
+    markers: { '1,0': 2, '2,0': 1, '4,0': 2 },
+    phase: 'movement',
+    ringsInHand: [3, 3],
+  });
   const t = applyMove(s, { type: 'move_stack', player: 1, from: at(0, 0), to: at(4, 0) });
   const g = t.geo;
   assert.equal(t.marker[g.indexOf(at(0, 0))], 1); // departure marker
@@ -77,14 +87,17 @@ test('capture: cap-height rule, ring to the bottom, optional capture phase, chai
   const a = mk({ stacks: { '0,0': [1], '0,2': [2, 2] }, phase: 'movement' });
   assert.ok(!legalMoves(a).some((m) => m.type === 'overtaking_capture'));
   // chain: (0,0) captures (0,1) landing (0,2), then (0,3) landing (0,5)
-  const b = mk({ stacks: { '0,0': [1], '0,1': [2], '0,3': [2] , '7,7': [2]}, phase: 'movement' });
+  const b = mk({ stacks: { '0,0': [1], '0,1': [2], '0,3': [2], '7,7': [2] }, phase: 'movement' });
   const c1 = find(b, (m) => m.type === 'overtaking_capture' && same(m.to, at(0, 2)));
   const t = applyMove(b, c1);
   assert.equal(t.phase, 'chain_capture');
   const i = t.geo.indexOf(at(0, 2));
   assert.deepEqual(t.rings[i], [2, 1]); // bottom→top: captured ring at the bottom
   assert.ok(legalMoves(t).every((m) => m.type === 'continue_capture_segment' && same(m.from, at(0, 2))));
-  const u = applyMove(t, find(t, (m) => same(m.captureTarget, at(0, 3)) && same(m.to, at(0, 5))));
+  const u = applyMove(
+    t,
+    find(t, (m) => same(m.captureTarget, at(0, 3)) && same(m.to, at(0, 5))),
+  );
   assert.equal(u.height[u.geo.indexOf(at(0, 5))], 3);
   assert.equal(u.phase, 'line_processing');
   // after a plain move that leaves a capture available: capture phase with skip_capture

@@ -35,9 +35,15 @@ test('random player reproduces the recorded games move for move (sample of every
   for (const file of files) {
     const games = readTraceFile(file).slice(0, 2);
     for (const g of games) {
-      const r = playRandomGame({ boardType: g.boardType as never, numPlayers: g.numPlayers, seed: g.seed, rulesOptions: g.rulesOptions ?? {} });
+      const r = playRandomGame({
+        boardType: g.boardType as never,
+        numPlayers: g.numPlayers,
+        seed: g.seed,
+        rulesOptions: g.rulesOptions ?? {},
+      });
       assert.equal(r.moves.length, g.steps.length, `${file} seed ${g.seed}`);
-      for (let i = 0; i < r.moves.length; i++) assert.equal(moveKey(r.moves[i]), moveKey(g.steps[i].move as never), `${file} seed ${g.seed} move ${i + 1}`);
+      for (let i = 0; i < r.moves.length; i++)
+        assert.equal(moveKey(r.moves[i]), moveKey(g.steps[i].move as never), `${file} seed ${g.seed} move ${i + 1}`);
       assert.equal(r.result.winner, g.result?.winner);
       assert.equal(r.result.victoryReason, g.result?.victoryReason);
     }
@@ -64,7 +70,10 @@ test('verify: missing file and bad JSON are UserErrors', () => {
   assert.throws(() => readTraceFile('/nonexistent/trace.jsonl'), UserError);
   const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rr-verify-')), 'bad.jsonl');
   fs.writeFileSync(tmp, '{"boardType": \n');
-  assert.throws(() => readTraceFile(tmp), (e: unknown) => e instanceof UserError && /bad JSON/.test((e as Error).message));
+  assert.throws(
+    () => readTraceFile(tmp),
+    (e: unknown) => e instanceof UserError && /bad JSON/.test((e as Error).message),
+  );
 });
 
 test('cli: ringrift engine verify prints the summary line; exit 1 on mismatch, 0 when clean', async () => {
