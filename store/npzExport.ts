@@ -31,7 +31,7 @@ import {
   featureShape,
   policySize,
 } from '../ai/encoding';
-import { fileSha256, readGame, type GameDb, type StoredGame } from './gameDb';
+import { fileSha256, type GameDb, type StoredGame } from './gameDb';
 import { initialStateFor } from './parity';
 import { writeNpz, type NpyInput } from './npz';
 
@@ -174,6 +174,59 @@ export function softPolicy(boardType: BoardType, moveProbs: unknown): Map<number
   return out;
 }
 
+/** What the exporter needs of a game, read with three small queries (readGame parses far more). */
+interface LeanGame {
+  gameId: string;
+  boardType: BoardType;
+  numPlayers: number;
+  seed: number | bigint | null;
+  initialState: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  gameStatus: string;
+  moves: Move[];
+  moveProbs: unknown[];
+  lastHash: string | null;
+  /** for replaySetup's initial-hash fallback (unused by the exporter) */
+  steps: [];
+}
+
+function leanLoader(db: GameDb): (id: string) => LeanGame {
+  const s = db.sqlite;
+  const qGame = s.prepare('SELECT board_type, num_players, rng_seed, game_status, metadata_json FROM games WHERE game_id = ?').safeIntegers(true);
+  const qInit = s.prepare('SELECT initial_state_json, compressed FROM game_initial_state WHERE game_id = ?');
+  const qMoves = s.prepare('SELECT move_json, move_probs FROM game_moves WHERE game_id = ? ORDER BY move_number');
+  const qLast = s.prepare('SELECT state_hash_after FROM game_history_entries WHERE game_id = ? ORDER BY move_number DESC LIMIT 1');
+  return (id: string): LeanGame => {
+    const g = qGame.get(id) as { board_type: string; num_players: bigint; rng_seed: bigint | null; game_status: string; metadata_json: string | null };
+    const init = qInit.get(id) as { initial_state_json: string; compressed: number | null } | undefined;
+    if (!init || init.compressed) throw new Error(`game ${id}: no usable initial state row`);
+    const rows = qMoves.all(id) as Array<{ move_json: string; move_probs: string | null }>;
+    const moves: Move[] = [];
+    const moveProbs: unknown[] = [];
+    for (const r of rows) {
+      const o = JSON.parse(r.move_json) as Record<string, unknown>;
+      // stored moves are already in the reference shape; legacy shapes go through parseMove
+      const to = o['to'] as { x?: unknown } | undefined;
+      moves.push(typeof o['type'] === 'string' && to && typeof to.x === 'number' ? (o as unknown as Move) : parseMove(o));
+      moveProbs.push(r.move_probs === null ? undefined : (JSON.parse(r.move_probs) as unknown));
+    }
+    const seed = g.rng_seed;
+    return {
+      gameId: id,
+      boardType: g.board_type as BoardType,
+      numPlayers: Number(g.num_players),
+      seed: seed === null ? null : Number.isSafeInteger(Number(seed)) ? Number(seed) : seed,
+      initialState: JSON.parse(init.initial_state_json) as Record<string, unknown>,
+      metadata: g.metadata_json ? (JSON.parse(g.metadata_json) as Record<string, unknown>) : {},
+      gameStatus: g.game_status,
+      moves,
+      moveProbs,
+      lastHash: (qLast.get(id) as { state_hash_after: string | null } | undefined)?.state_hash_after ?? null,
+      steps: [],
+    };
+  };
+}
+
 interface GameRow {
   game_id: string;
   total_moves: number;
@@ -249,8 +302,15 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
   let valGames = 0;
   let trainPositions = 0;
   const yieldEvery = opts.yieldEvery ?? 10;
+  const load = leanLoader(db);
   for (let gi = 0; gi < rows.length; gi++) {
-    const game = readGame(db, rows[gi].game_id) as StoredGame;
+    let game: LeanGame;
+    try {
+      game = load(rows[gi].game_id);
+    } catch {
+      skipped.push(rows[gi].game_id);
+      continue;
+    }
     const start = n;
     const gIdx = keptIds.length;
     const isVal = split.get(game.gameId) === 'val' ? 1 : 0;
@@ -258,10 +318,10 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
     let ok = true;
     let state: GameState;
     try {
-      state = initialStateFor(game);
+      state = initialStateFor(game as unknown as StoredGame);
       const L = game.moves.length;
       for (let i = 0; i < L; i++) {
-        const mv = parseMove(game.moves[i]);
+        const mv = game.moves[i];
         // state before the move → one sample
         encodeFeatures(state, features, n * per);
         encodeGlobals(state, globals, n * NUM_GLOBALS);
@@ -271,7 +331,7 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
         toMove[n] = state.currentPlayer;
         phaseIdx[n] = PHASE_ORDER.indexOf(state.phase);
         splitArr[n] = isVal;
-        const soft = game.steps[i]?.moveProbs !== undefined ? softPolicy(boardType, game.steps[i].moveProbs) : null;
+        const soft = game.moveProbs[i] !== undefined ? softPolicy(boardType, game.moveProbs[i]) : null;
         if (soft) for (const [k, v] of [...soft.entries()].sort((a, b) => a[0] - b[0])) pushPolicy(k, v);
         else pushPolicy(encodeMove(boardType, mv), 1);
         indptr[n + 1] = BigInt(nnz);
@@ -280,7 +340,7 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
         // check below catches any drift (the game is then skipped)
         applyMoveTrusted(state, mv);
       }
-      const lastHash = game.steps[L - 1]?.hashAfter;
+      const lastHash = game.lastHash;
       if (L > 0 && lastHash && hashState(state) !== lastHash) throw new Error('final hash differs from the stored one');
       if (L === 0) ok = false;
     } catch {
