@@ -243,6 +243,14 @@ function recoveryMoves(s: GameState, p: number): Move[] {
 
 /** Host legal move set: canonical keys sorted ascending, duplicates removed. */
 export function legalMovesWithKeys(s: GameState): { moves: Move[]; keys: string[] } {
+  const c = s.legalCache;
+  if (c !== null && c.version === s.boardVersion) return { moves: c.moves.slice(), keys: c.keys.slice() };
+  const r = computeLegalMovesWithKeys(s);
+  s.legalCache = { version: s.boardVersion, moves: r.moves.slice(), keys: r.keys.slice() };
+  return r;
+}
+
+function computeLegalMovesWithKeys(s: GameState): { moves: Move[]; keys: string[] } {
   const rawKeys: string[] = [];
   const raw = rawLegalMoves(s, rawKeys);
   const n = raw.length;

@@ -488,6 +488,8 @@ export class GameState {
 
   /** Board version for caches: bumped by the rules layer whenever the board may have changed. */
   boardVersion = 0;
+  /** cached sorted host legal set for boardVersion (see rules.legalMovesWithKeys) */
+  legalCache: { version: number; moves: Move[]; keys: string[] } | null = null;
   private regionCache: RegionCells[] | null = null;
   private regionCacheVersion = -1;
   private bfsQueue: Int32Array | null = null;
