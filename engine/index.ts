@@ -261,6 +261,9 @@ export function hashState(state: GameState): string {
   return hashFingerprint(fp(state));
 }
 
+/** Alias of hashState. */
+export const hash = hashState;
+
 export interface RandomGameOptions {
   boardType: BoardType;
   numPlayers: number;
