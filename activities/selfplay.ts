@@ -112,16 +112,16 @@ function toRecord(input: ShardInput, index: number, createdAt: string): GameReco
 
 export function createSelfplayActivities(deps: { client: Client }) {
   const lastSignal = new Map<string, number>();
-  const signalProgress = async (input: ShardInput, gamesDone: number, force: boolean) => {
+  /** Throttled and not awaited: progress display must not slow the games down. */
+  const signalProgress = (input: ShardInput, gamesDone: number, force: boolean): Promise<void> => {
     const now = Date.now();
     const key = `${input.workflowId}/${input.shardIndex}`;
-    if (!force && now - (lastSignal.get(key) ?? 0) < 500) return;
+    if (!force && now - (lastSignal.get(key) ?? 0) < 500) return Promise.resolve();
     lastSignal.set(key, now);
-    try {
-      await deps.client.workflow.getHandle(input.workflowId).signal(SHARD_PROGRESS_SIGNAL, { shard: input.shardIndex, done: gamesDone });
-    } catch (err) {
-      log.warn('progress signal failed', { error: String(err) });
-    }
+    return deps.client.workflow
+      .getHandle(input.workflowId)
+      .signal(SHARD_PROGRESS_SIGNAL, { shard: input.shardIndex, done: gamesDone })
+      .catch((err: unknown) => log.warn('progress signal failed', { error: String(err) }));
   };
 
   return {
@@ -138,6 +138,7 @@ export function createSelfplayActivities(deps: { client: Client }) {
           log.info('resuming shard', { shard: input.shardIndex, committed, heartbeat: hb?.gamesDone ?? null, attempt: ctx.info.attempt });
         }
         const have = new Set(listGameIds(db));
+        let lastYield = Date.now();
         for (let k = 0; k < input.numGames; k++) {
           const index = input.firstGame + k;
           if (have.has(selfplayGameId(input.workflowId, index))) continue;
@@ -145,9 +146,12 @@ export function createSelfplayActivities(deps: { client: Client }) {
           writeGame(db, toRecord(input, index, new Date().toISOString()), { ifExists: 'skip' });
           const gamesDone = k + 1;
           ctx.heartbeat({ gamesDone } satisfies ShardHeartbeat);
-          await signalProgress(input, gamesDone, false);
-          // Yield so heartbeats and cancellation get through between games.
-          await new Promise((r) => setImmediate(r));
+          void signalProgress(input, gamesDone, false);
+          // Yield now and then so heartbeats, signals and cancellation get through.
+          if (Date.now() - lastYield > 100) {
+            await new Promise((r) => setImmediate(r));
+            lastYield = Date.now();
+          }
         }
         const games = countGames(db);
         await signalProgress(input, games, true);

@@ -404,6 +404,8 @@ export function openGameDb(file: string, opts: OpenGameDbOptions): GameDb {
       if (String(mode).toLowerCase() !== 'wal') {
         throw new GameDbError(`game DB ${file}: could not switch to WAL mode (got ${String(mode)})`);
       }
+      // WAL + NORMAL: a committed game survives a killed process; only an OS crash can lose the last commits.
+      sqlite.pragma('synchronous = NORMAL');
     }
     const hasMeta = tableExists(sqlite, 'schema_metadata');
     if (!hasGames) {

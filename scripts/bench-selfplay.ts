@@ -1,0 +1,126 @@
+// bench:selfplay — 200 square8 2-player random games: a plain loop in one process (play + store), then the
+// canonicalSelfplay workflow on a real dev server with 1 and with 2 worker processes. Prints JSON lines
+// and the orchestration overhead as a ratio against the plain loop measured in the same run.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import { REPO_ROOT } from '../config/load';
+import { freePort, spawnDevServer, waitForTemporal } from '../cli/devServer';
+import { describePollers } from '../activities/health';
+import { gameSeed, playGame, seatSpecs } from '../ai/selfplay';
+import { closeGameDb, openGameDb, writeGame } from '../store/gameDb';
+import type { SelfplayInput, SelfplayResult } from '../workflows/canonicalSelfplay';
+
+const GAMES = Number(process.env.BENCH_GAMES ?? 200);
+const SHARD = Number(process.env.BENCH_SHARD ?? 25);
+const SEED = 1;
+
+function plainLoop(dbPath: string): number {
+  const t0 = performance.now();
+  const db = openGameDb(dbPath, { boardType: 'square8', numPlayers: 2, create: true });
+  for (let i = 0; i < GAMES; i++) {
+    const seed = gameSeed(SEED, i);
+    const seats = seatSpecs(['random'], 2, i);
+    const g = playGame({ boardType: 'square8', numPlayers: 2, seed, seats, maxMoves: 3000 });
+    writeGame(db, {
+      gameId: `plain-${i}`,
+      boardType: 'square8',
+      numPlayers: 2,
+      seed,
+      players: seats.map((spec, k) => ({ seat: k + 1, playerType: 'ai', spec })),
+      initialState: { fingerprint: g.initial.fingerprint, stateHash: g.initial.hash },
+      moves: g.moves as unknown as Record<string, unknown>[],
+      steps: g.steps.map((s) => ({ ...s, statusBefore: 'active' })),
+      winner: g.winner,
+      terminationReason: g.terminationReason,
+      source: 'bench',
+      engineMode: 'random_vs_random',
+      createdAt: new Date().toISOString(),
+    });
+  }
+  closeGameDb(db);
+  return (performance.now() - t0) / 1000;
+}
+
+async function startWorker(address: string, client: Client): Promise<ChildProcess> {
+  const child = spawn(path.join(REPO_ROOT, 'bin', 'ringrift'), ['worker', '--queue', 'cpu'], {
+    env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: address },
+    stdio: 'ignore',
+  });
+  for (;;) {
+    const [q] = await describePollers(client, 'default', ['cpu']);
+    if (q?.activityPollers.some((p) => p.identity.includes(`-${child.pid}@`))) return child;
+    if (child.exitCode !== null) throw new Error('worker exited');
+    await sleep(200);
+  }
+}
+
+async function runWorkflow(client: Client, dir: string, label: string): Promise<{ seconds: number; result: SelfplayResult }> {
+  const input: SelfplayInput = {
+    boardType: 'square8',
+    numPlayers: 2,
+    numGames: GAMES,
+    seed: SEED,
+    shardSize: SHARD,
+    outputDb: path.join(dir, `${label}.db`),
+    playerMix: ['random'],
+    maxMoves: 3000,
+  };
+  const t0 = performance.now();
+  const result = (await client.workflow.execute('canonicalSelfplay', { taskQueue: 'cpu', workflowId: `bench-${label}-${Date.now()}`, args: [input] })) as SelfplayResult;
+  return { seconds: (performance.now() - t0) / 1000, result };
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrift-bench-selfplay-'));
+  const port = await freePort();
+  const server = spawnDevServer({ ip: '127.0.0.1', port, uiPort: null, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log'), namespace: 'default', detached: false });
+  const workers: ChildProcess[] = [];
+  const address = `127.0.0.1:${port}`;
+  try {
+    await waitForTemporal(address, 'default', 60_000);
+    const connection = await Connection.connect({ address });
+    const client = new Client({ connection });
+
+    // Warm-up (module load, JIT) so the plain loop is not penalised for going first.
+    playGame({ boardType: 'square8', numPlayers: 2, seed: 99, seats: ['random', 'random'], maxMoves: 3000 });
+    const plain = plainLoop(path.join(dir, 'plain.db'));
+    console.log(JSON.stringify({ bench: 'selfplay', mode: 'plain-loop', games: GAMES, seconds: +plain.toFixed(3), gamesPerSecond: +(GAMES / plain).toFixed(1) }));
+
+    workers.push(await startWorker(address, client));
+    await runWorkflow(client, dir, 'warmup'); // first workflow task bundles and warms the worker
+    const one = await runWorkflow(client, dir, 'w1');
+    workers.push(await startWorker(address, client));
+    const two = await runWorkflow(client, dir, 'w2');
+    for (const [mode, r] of [['temporal-1-worker', one], ['temporal-2-workers', two]] as const) {
+      if (r.result.games !== GAMES) throw new Error(`${mode}: ${r.result.games} games, expected ${GAMES}`);
+      console.log(
+        JSON.stringify({
+          bench: 'selfplay',
+          mode,
+          games: GAMES,
+          shardSize: SHARD,
+          seconds: +r.seconds.toFixed(3),
+          gamesPerSecond: +(GAMES / r.seconds).toFixed(1),
+          ratioVsPlainLoop: +(r.seconds / plain).toFixed(3),
+          overheadPercent: +((r.seconds / plain - 1) * 100).toFixed(1),
+        }),
+      );
+    }
+    await connection.close();
+  } finally {
+    for (const w of workers) w.kill('SIGTERM');
+    await sleep(500);
+    server.kill('SIGTERM');
+    await sleep(500);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench:selfplay failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
