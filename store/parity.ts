@@ -30,7 +30,7 @@ import {
   type GameState,
   type RulesOptions,
 } from '../engine';
-import { listGameIds, readGame, setParity, type GameDb, type ParityStatus, type StoredGame } from './gameDb';
+import { listGameIds, setParity, type GameDb, type ParityStatus, type StoredGame } from './gameDb';
 
 export type ParityReason =
   | 'hash_mismatch'
@@ -166,6 +166,7 @@ export function replayGame(game: StoredGame, onStep?: (state: GameState, moveInd
     const at = { move: raw, moveType, expectedHash: step?.hashAfter ?? null };
     let move;
     try {
+      if (typeof raw['unparseableMoveJson'] === 'string') throw new TypeError(`move_json is not valid JSON: ${String(raw['unparseableMoveJson']).slice(0, 80)}`);
       move = parseMove(raw);
     } catch (err) {
       return {
@@ -356,6 +357,75 @@ export interface ParityBatchResult extends ParityCounts {
   movesReplayed: number;
 }
 
+type Stmt = ReturnType<Database.Database['prepare']>;
+const parityStmts = new WeakMap<Database.Database, { game: Stmt; init: Stmt; moves: Stmt }>();
+
+/**
+ * The parts of a stored game that parity needs (moves, per-step hashes, setup, result), read
+ * with three queries; much cheaper than readGame, which also parses progress/history JSON.
+ * Returns undefined when the game does not exist.
+ */
+export function readGameForParity(db: GameDb, gameId: string): StoredGame | undefined {
+  let st = parityStmts.get(db.sqlite);
+  if (!st) {
+    st = {
+      game: db.sqlite
+        .prepare('SELECT game_id, board_type, num_players, rng_seed, game_status, winner, metadata_json FROM games WHERE game_id = ?')
+        .safeIntegers(true),
+      init: db.sqlite.prepare('SELECT initial_state_json, compressed FROM game_initial_state WHERE game_id = ?'),
+      moves: db.sqlite.prepare(
+        `SELECT m.move_number AS n, m.move_json AS mj, h.state_hash_before AS hb, h.state_hash_after AS ha
+           FROM game_moves m LEFT JOIN game_history_entries h ON h.game_id = m.game_id AND h.move_number = m.move_number
+          WHERE m.game_id = ? ORDER BY m.move_number`,
+      ),
+    };
+    parityStmts.set(db.sqlite, st);
+  }
+  const g = st.game.get(gameId) as
+    | { game_id: string; board_type: string; num_players: bigint; rng_seed: bigint | null; game_status: string; winner: bigint | null; metadata_json: string | null }
+    | undefined;
+  if (!g) return undefined;
+  const init = st.init.get(gameId) as { initial_state_json: string; compressed: number | null } | undefined;
+  if (!init) throw new Error(`game ${gameId} has no initial state row`);
+  if (init.compressed) throw new Error(`game ${gameId}: compressed initial state is not supported`);
+  const rows = st.moves.all(gameId) as Array<{ n: number; mj: string; hb: string | null; ha: string | null }>;
+  const moves: Record<string, unknown>[] = [];
+  const steps: StoredGame['steps'] = [];
+  for (const r of rows) {
+    let mv: Record<string, unknown>;
+    try {
+      mv = JSON.parse(r.mj) as Record<string, unknown>;
+    } catch {
+      mv = { unparseableMoveJson: r.mj }; // replay flags it as bad_move at this move
+    }
+    moves.push(mv);
+    steps.push({ hashBefore: r.hb, hashAfter: r.ha, phaseBefore: '', phaseAfter: '', playerBefore: 0, playerAfter: 0 });
+  }
+  const seed = g.rng_seed;
+  return {
+    gameId: g.game_id,
+    boardType: g.board_type as StoredGame['boardType'],
+    numPlayers: Number(g.num_players),
+    seed: seed === null ? null : Number.isSafeInteger(Number(seed)) ? Number(seed) : seed,
+    players: [],
+    initialState: JSON.parse(init.initial_state_json) as Record<string, unknown>,
+    moves,
+    steps,
+    winner: g.winner === null ? null : Number(g.winner),
+    terminationReason: null,
+    source: '',
+    engineMode: null,
+    createdAt: '',
+    completedAt: null,
+    gameStatus: g.game_status,
+    durationMs: null,
+    metadata: g.metadata_json ? (JSON.parse(g.metadata_json) as Record<string, unknown>) : {},
+    totalMoves: rows.length,
+    totalTurns: 0,
+    parity: { status: 'pending', checkedAt: null, divergenceMove: null },
+  };
+}
+
 /** Validate the given games of an open DB; writes parity columns unless `write: false`. */
 export function validateGames(db: GameDb, gameIds: string[], opts: ValidateOptions): ParityBatchResult {
   const out: ParityBatchResult = { total: 0, passed: 0, failed: 0, error: 0, problems: [], movesReplayed: 0 };
@@ -372,7 +442,7 @@ export function validateGames(db: GameDb, gameIds: string[], opts: ValidateOptio
     let r: GameParity;
     let game: StoredGame | undefined;
     try {
-      game = readGame(db, id);
+      game = readGameForParity(db, id);
     } catch (err) {
       r = { gameId: id, status: 'error', divergenceMove: null, reason: 'engine_error', message: `cannot read game: ${(err as Error).message}`, moves: 0 };
     }

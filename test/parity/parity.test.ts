@@ -75,15 +75,20 @@ test('tamper test: a corrupted move and a corrupted hash are flagged in exactly 
   // game C: an unparseable move (unknown type) at move 3
   const gameC = ids[7];
   raw.prepare(`UPDATE game_moves SET move_json = '{"type":"teleport","player":1,"to":{"x":0,"y":0}}' WHERE game_id = ? AND move_number = 3`).run(gameC);
+  // game D: move 8 is not even JSON
+  const gameD = ids[0];
+  raw.prepare(`UPDATE game_moves SET move_json = '{"type":"place_ring",' WHERE game_id = ? AND move_number = 8`).run(gameD);
   raw.close();
 
   const db = openGameDb(copy, { boardType: 'square8', numPlayers: 2 });
   try {
     const res = validateGames(db, selectParityGames(db), { checkedAt: NOW });
     assert.equal(res.total, 8);
-    assert.equal(res.passed, 5);
+    assert.equal(res.passed, 4);
     const flagged = new Map(res.problems.map((p) => [p.gameId, p]));
-    assert.deepEqual([...flagged.keys()].sort(), [gameA, gameB, gameC].sort());
+    assert.deepEqual([...flagged.keys()].sort(), [gameA, gameB, gameC, gameD].sort());
+    assert.equal(flagged.get(gameD)!.divergenceMove, 8);
+    assert.equal(flagged.get(gameD)!.reason, 'bad_move');
     assert.equal(flagged.get(gameA)!.divergenceMove, moveA);
     assert.equal(flagged.get(gameA)!.status, 'failed');
     assert.ok(['illegal_move', 'hash_mismatch'].includes(flagged.get(gameA)!.reason!));
@@ -99,18 +104,18 @@ test('tamper test: a corrupted move and a corrupted hash are flagged in exactly 
     // columns as GameReplayDB's tagger writes them
     assert.deepEqual(readGame(db, gameA)!.parity, { status: 'failed', checkedAt: NOW, divergenceMove: moveA });
     assert.deepEqual(readGame(db, gameB)!.parity, { status: 'failed', checkedAt: NOW, divergenceMove: moveB });
-    assert.deepEqual(readGame(db, ids[0])!.parity, { status: 'passed', checkedAt: NOW, divergenceMove: null });
+    assert.deepEqual(readGame(db, ids[1])!.parity, { status: 'passed', checkedAt: NOW, divergenceMove: null });
 
     const rep = buildParityReport([res], { db: copy, checkedAt: NOW, failThreshold: 0.01 });
     assert.equal(rep.ok, false);
-    assert.equal(rep.failureRate, 3 / 8);
+    assert.equal(rep.failureRate, 4 / 8);
     const text = formatParityReport(rep);
     assert.match(text, new RegExp(`FAILED ${gameB}: move ${moveB}`));
     assert.match(text, /expected hash +0123456789abcdef/);
     assert.match(text, /actual fingerprint/);
     assert.match(text, new RegExp(`FAILED ${gameA}: move ${moveA}`));
     // JSON round trip
-    assert.equal(JSON.parse(JSON.stringify(rep)).problems.length, 3);
+    assert.equal(JSON.parse(JSON.stringify(rep)).problems.length, 4);
   } finally {
     closeGameDb(db);
   }
