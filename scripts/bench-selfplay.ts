@@ -74,6 +74,24 @@ async function runWorkflow(client: Client, dir: string, label: string): Promise<
   return { seconds: (performance.now() - t0) / 1000, result };
 }
 
+/** Heuristic vs heuristic games/s per board, plain loop on one core (each board gets a time budget). */
+function heuristicPerBoard(): void {
+  for (const boardType of ['square8', 'hex8', 'square19', 'hexagonal'] as const) {
+    const t0 = performance.now();
+    let games = 0;
+    let moves = 0;
+    while (games < 50 && (games === 0 || performance.now() - t0 < 10_000)) {
+      const g = playGame({ boardType, numPlayers: 2, seed: gameSeed(5, games), seats: ['heuristic', 'heuristic'], maxMoves: 3000 });
+      moves += g.moves.length;
+      games++;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(
+      JSON.stringify({ bench: 'selfplay', mode: 'heuristic-vs-heuristic', boardType, games, seconds: +seconds.toFixed(2), gamesPerSecond: +(games / seconds).toFixed(3), movesPerSecond: Math.round(moves / seconds) }),
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrift-bench-selfplay-'));
   const port = await freePort();
@@ -111,6 +129,7 @@ async function main(): Promise<void> {
       );
     }
     await connection.close();
+    if (process.env.BENCH_SKIP_HEURISTIC !== '1') heuristicPerBoard();
   } finally {
     for (const w of workers) w.kill('SIGTERM');
     await sleep(500);
