@@ -133,6 +133,9 @@ export function createNpzExportActivities(deps: { client: Client }) {
       }
       const db = openGameDb(input.db, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
       const t0 = Date.now();
+      let gamesDone = 0;
+      // keep heartbeating while the file is compressed and written (no per-game callbacks then)
+      const beat = setInterval(() => ctx.heartbeat({ gamesDone }), 5000);
       let res: NpzExportResult;
       try {
         res = await exportNpz(db, {
@@ -143,6 +146,7 @@ export function createNpzExportActivities(deps: { client: Client }) {
           gitCommit: gitCommit(),
           createdAt: new Date().toISOString(),
           onProgress: (done) => {
+            gamesDone = done;
             ctx.heartbeat({ gamesDone: done });
             void signalProgress(input.workflowId, done, false);
           },
@@ -150,6 +154,7 @@ export function createNpzExportActivities(deps: { client: Client }) {
       } catch (err) {
         nonRetryable(err);
       } finally {
+        clearInterval(beat);
         closeGameDb(db);
       }
       const seconds = Math.max(0.001, (Date.now() - t0) / 1000);

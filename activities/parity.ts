@@ -70,7 +70,10 @@ export interface ParityShardResult {
 }
 
 export interface ParityShardHeartbeat {
+  /** games validated (and recorded in the shard's results file) */
   done: number;
+  /** games answered by the external replayer so far, while it runs */
+  external?: number;
 }
 
 export interface ParityReportInput {
@@ -217,16 +220,18 @@ export function createParityActivities(deps: { client: Client }) {
       }
       try {
         const checkedAt = new Date().toISOString();
-        const CHUNK = 20;
-        for (let k = 0; k < todo.length; k += CHUNK) {
+        // external replayer: one process for the whole shard (its answers arrive asynchronously,
+        // so heartbeats flow while it works)
+        const external = input.external
+          ? await externalHashesFor(db, todo, input.external, { onGame: (k) => ctx.heartbeat({ done: sums.total, external: k }) })
+          : undefined;
+        // one game at a time, yielding in between, so heartbeats and cancellation get through even
+        // on long hexagonal games
+        for (const id of todo) {
           if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-          const chunk = todo.slice(k, k + CHUNK);
-          const external = input.external
-            ? await externalHashesFor(db, chunk, input.external, { onGame: () => ctx.heartbeat({ done: sums.total } satisfies ParityShardHeartbeat) })
-            : undefined;
-          const results: GameParity[] = [];
-          const res = validateGames(db, chunk, { checkedAt, external, onProgress: (_d, _t, last) => results.push(last) });
-          fs.appendFileSync(resultsFile, results.map((g) => JSON.stringify(g) + '\n').join(''));
+          let last: GameParity | undefined;
+          const res = validateGames(db, [id], { checkedAt, external, onProgress: (_d, _t, r) => (last = r) });
+          if (last) fs.appendFileSync(resultsFile, JSON.stringify(last) + '\n');
           sums.total += res.total;
           sums.passed += res.passed;
           sums.failed += res.failed;
