@@ -541,6 +541,8 @@ export function formatParityReport(rep: ParityReport, maxGames = 50): string {
     if (p.expectedHash !== undefined) lines.push(`  expected hash      ${p.expectedHash ?? '(none stored)'}`);
     if (p.actualHash !== undefined) lines.push(`  actual hash        ${p.actualHash}`);
     if (p.externalHash !== undefined) lines.push(`  external hash      ${p.externalHash ?? '(none)'}`);
+    if (p.reason === 'hash_mismatch' && !p.externalFingerprint)
+      lines.push('  expected fingerprint     (the DB stores only the hash; the state before the move was:)');
     if (p.lastAgreedFingerprint) lines.push(`  last agreed fingerprint  ${p.lastAgreedFingerprint}`);
     if (p.actualFingerprint) lines.push(`  actual fingerprint       ${p.actualFingerprint}`);
     if (p.externalFingerprint) lines.push(`  external fingerprint     ${p.externalFingerprint}`);
