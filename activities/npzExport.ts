@@ -39,6 +39,7 @@ export interface NpzExportInput {
   output: string;
   splitRatio: number;
   splitSeed: number;
+  maxGames?: number | null;
 }
 
 export interface NpzExportActivityResult extends Omit<NpzExportResult, 'output' | 'sha256'> {
@@ -142,6 +143,7 @@ export function createNpzExportActivities(deps: { client: Client }) {
           output: input.output,
           splitRatio: input.splitRatio,
           splitSeed: input.splitSeed,
+          ...(input.maxGames ? { maxGames: input.maxGames } : {}),
           sourceSha256: sha,
           gitCommit: gitCommit(),
           createdAt: new Date().toISOString(),

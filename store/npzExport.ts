@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   applyMoveTrusted,
@@ -40,7 +41,7 @@ export const NPZ_FORMAT_VERSION = 'rr-npz-v1';
 export class NpzExportError extends Error {
   constructor(
     message: string,
-    readonly code: 'output_exists' | 'no_games' | 'nothing_passed' | 'bad_option' | 'mixed_config',
+    readonly code: 'output_exists' | 'no_games' | 'nothing_passed' | 'bad_option' | 'mixed_config' | 'too_large',
   ) {
     super(message);
     this.name = 'NpzExportError';
@@ -62,6 +63,11 @@ export interface NpzExportOptions {
   createdAt: string;
   /** export at most this many games (the first ones in DB order) */
   maxGames?: number;
+  /**
+   * The feature tensor is built in memory before it is compressed: refuse exports whose features
+   * would need more bytes than this (default: a quarter of the machine's memory, at most 4 GiB).
+   */
+  maxFeatureBytes?: number;
   /** deflate level 0..9 (default 6) */
   level?: number;
   onProgress?: (gamesDone: number, gamesTotal: number, positions: number) => void;
@@ -239,6 +245,7 @@ interface GameRow {
  * Throws NpzExportError for: output exists, no games, nothing passed parity, mixed configs.
  */
 export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<NpzExportResult> {
+  if (opts.maxGames !== undefined && !(Number.isInteger(opts.maxGames) && opts.maxGames >= 1)) throw new NpzExportError(`maxGames must be a positive integer, got ${opts.maxGames}`, 'bad_option');
   if (!(opts.splitRatio > 0 && opts.splitRatio < 1)) throw new NpzExportError(`split_ratio must be in (0, 1), got ${opts.splitRatio}`, 'bad_option');
   if (fs.existsSync(opts.output)) throw new NpzExportError(`output ${opts.output} already exists; refusing to overwrite it (choose another --output-dir or remove it)`, 'output_exists');
   const total = (db.sqlite.prepare('SELECT COUNT(*) AS n FROM games').get() as { n: number }).n;
@@ -260,6 +267,15 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
   const per = C * H * W;
   const pSize = policySize(boardType);
   const cap = rows.reduce((a, r) => a + Number(r.total_moves), 0);
+  const limit = opts.maxFeatureBytes ?? Math.min(4 * 2 ** 30, Math.floor(os.totalmem() / 4));
+  if (cap * per * 4 > limit) {
+    const perGame = (cap * per * 4) / rows.length;
+    throw new NpzExportError(
+      `${rows.length} games (${cap} positions) need ${(cap * per * 4 / 2 ** 30).toFixed(1)} GiB of ${boardType} feature planes, ` +
+        `over the ${(limit / 2 ** 30).toFixed(1)} GiB limit: export at most ${Math.max(1, Math.floor(limit / perGame))} games at a time (--max-games)`,
+      'too_large',
+    );
+  }
   const features = new Float32Array(cap * per);
   const globals = new Float32Array(cap * NUM_GLOBALS);
   const valuesMp = new Float32Array(cap * MAX_PLAYERS);

@@ -11,6 +11,8 @@ export interface NpzExportInput {
   /** fraction of games in the train split */
   splitRatio: number;
   splitSeed: number;
+  /** export at most this many parity-passed games (DB order), or null for all */
+  maxGames?: number | null;
   activityQueue?: string;
   heartbeatTimeoutSeconds?: number;
 }
@@ -48,13 +50,14 @@ export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflo
         'NpzExport:nothing_passed',
         'NpzExport:output_exists',
         'NpzExport:mixed_config',
-        'NpzExport:bad_option',
+        'NpzExport:bad_option', 'NpzExport:too_large',
       ],
     },
   });
 
   const plan = await clearly(acts.planNpzExport({ db: input.db, outputDir: input.outputDir, outputName: input.outputName, workflowId }));
-  tracked = trackShards('export', 'games', [plan.passedGames]);
+  const toExport = input.maxGames ? Math.min(input.maxGames, plan.passedGames) : plan.passedGames;
+  tracked = trackShards('export', 'games', [toExport]);
   const res = await clearly(
     acts.exportNpzFile({
       workflowId,
@@ -65,9 +68,10 @@ export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflo
       output: plan.output,
       splitRatio: input.splitRatio,
       splitSeed: input.splitSeed,
+      maxGames: input.maxGames ?? null,
     }),
   );
-  tracked.update(0, plan.passedGames, true);
+  tracked.update(0, toExport, true);
   tracked.progress.phase = 'done';
   await condition(() => true);
   return { ...res, passedGames: plan.passedGames, totalGames: plan.games };

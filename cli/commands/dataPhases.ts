@@ -148,6 +148,7 @@ interface NpzOptions {
   outputName?: string;
   splitRatio?: string;
   splitSeed?: string;
+  maxGames?: string;
   workflowId?: string;
   dryRun?: boolean;
   wait?: boolean;
@@ -157,6 +158,7 @@ export function npzInputFromOptions(o: NpzOptions, defaults: { split_ratio: numb
   const db = path.resolve(o.db);
   const splitRatio = o.splitRatio !== undefined ? parseFraction('--split-ratio', o.splitRatio, 0, 1, true, true) : defaults.split_ratio;
   const splitSeed = o.splitSeed !== undefined ? parseInt10('--split-seed', o.splitSeed, 0, 0xffffffff) : 0;
+  const maxGames = o.maxGames !== undefined ? parseInt10('--max-games', o.maxGames, 1) : null;
   if (o.outputName !== undefined && (o.outputName.includes('/') || !o.outputName.endsWith('.npz'))) {
     throw new UserError(`--output-name: a file name ending in .npz (no folders), got "${o.outputName}"`);
   }
@@ -179,7 +181,7 @@ export function npzInputFromOptions(o: NpzOptions, defaults: { split_ratio: numb
   return {
     info,
     output,
-    input: { db, outputDir, outputName: o.outputName ?? null, splitRatio, splitSeed, ...(defaults.queue ? { activityQueue: defaults.queue } : {}) },
+    input: { db, outputDir, outputName: o.outputName ?? null, splitRatio, splitSeed, maxGames, ...(defaults.queue ? { activityQueue: defaults.queue } : {}) },
   };
 }
 
@@ -192,6 +194,7 @@ export function registerNpzExport(run: Command): void {
     .option('--output-name <file.npz>', 'file name (default <db>.<board>_<n>p.npz)')
     .option('--split-ratio <r>', 'fraction of games in the train split (default from config)')
     .option('--split-seed <n>', 'seed of the by-game split (default 0)')
+    .option('--max-games <n>', 'export at most n parity-passed games (DB order); big boards need this, the tensor is built in memory')
     .option('--workflow-id <id>', 'workflow id (default npz-<board>_<n>p-<timestamp>)')
     .option('--dry-run', 'print the plan and start nothing')
     .option('--wait', 'wait for the result with a live progress bar')
@@ -204,7 +207,9 @@ export function registerNpzExport(run: Command): void {
       if (o.dryRun) {
         console.log(`dry run: npz_export ${key}, nothing started`);
         console.log(`  workflow id:  ${workflowId}`);
-        console.log(`  DB:           ${input.db} (${info.games} games, ${info.parity['passed'] ?? 0} passed parity and will be exported)`);
+        const passed = info.parity['passed'] ?? 0;
+        const n = input.maxGames ? Math.min(input.maxGames, passed) : passed;
+        console.log(`  DB:           ${input.db} (${info.games} games, ${passed} passed parity; ${n} will be exported)`);
         console.log(`  output:       ${output}`);
         console.log(`  split:        ${input.splitRatio} of games to train (seed ${input.splitSeed}), by game`);
         console.log(`  queue:        ${input.activityQueue ?? 'cpu'}`);
