@@ -57,6 +57,17 @@ export function runChild(
   });
 }
 
+/**
+ * Tracks a child spawned elsewhere (e.g. a long-lived external replayer) so worker shutdown kills it.
+ * Spawn it with `detached: true` so that its whole process group can be signalled.
+ */
+export function trackChild(child: ChildProcess): ChildProcess {
+  if (child.exitCode !== null || child.signalCode !== null) return child;
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
 export function liveChildCount(): number {
   return live.size;
 }

@@ -30,9 +30,9 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
   const input: SelfplayInput = {
     boardType: 'square8',
     numPlayers: 2,
-    numGames: 60,
+    numGames: 240,
     seed: 11,
-    shardSize: 20,
+    shardSize: 120,
     outputDb: path.join(dir, 'games.db'),
     playerMix: ['heuristic'],
     maxMoves: 3000,
@@ -43,6 +43,7 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
 
   // Wait until some shard is mid-way, then SIGKILL the worker running it.
   let victimPid: number | undefined;
+  let victimShard = -1;
   let last = '';
   for (let i = 0; i < 600 && victimPid === undefined; i++) {
     await sleep(100);
@@ -53,12 +54,16 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
       continue;
     }
     last = JSON.stringify(p.shards.map((s) => [s.status, s.done]));
-    const running = p.shards.find((s) => s.status === 'running' && s.done >= 2 && s.done < s.target);
+    const running = p.shards.find((s) => s.status === 'running' && s.done >= 2 && s.done < s.target - 20);
     if (!running) continue;
+    // Shards are scheduled in order, so shard k is activity id k+1.
     const desc = await handle.describe();
-    const act = (desc.raw.pendingActivities ?? []).find((a) => a.lastWorkerIdentity && a.activityType?.name === 'playSelfplayShard');
+    const act = (desc.raw.pendingActivities ?? []).find((a) => a.activityId === String(running.index + 1) && a.lastWorkerIdentity);
     const m = act?.lastWorkerIdentity?.match(/^ringrift-cpu-(\d+)@/);
-    if (m) victimPid = Number(m[1]);
+    if (m) {
+      victimPid = Number(m[1]);
+      victimShard = running.index;
+    }
   }
   assert.ok(victimPid === workerA.pid || victimPid === workerB.pid, `victim ${victimPid} is one of our workers; last progress ${last}`);
   const [victim, survivor] = victimPid === workerA.pid ? [workerA, workerB] : [workerB, workerA];
@@ -68,7 +73,8 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
   const result = (await handle.result()) as SelfplayResult;
   assert.equal(result.games, input.numGames);
   assert.equal(result.outputDb.totalGames, input.numGames);
-  assert.ok(result.shards.some((s) => s.resumedFrom > 0), `a shard resumed from committed games: ${JSON.stringify(result.shards)}`);
+  const resumed = result.shards.find((s) => s.index === victimShard)!;
+  assert.ok(resumed.resumedFrom >= 2, `shard ${victimShard} resumed from its committed games: ${JSON.stringify(result.shards)}`);
   assert.match(result.outputDb.sha256, /^[0-9a-f]{64}$/);
   assert.equal(survivor.child.exitCode, null, 'the survivor is still running');
 
@@ -86,7 +92,7 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
       applyMoveInPlace(state, parseMove(m));
       assert.equal(g.steps[k]!.hashAfter, hashState(state), `${g.gameId} move ${k} after`);
     });
-    if (index % 20 === 0) {
+    if (index % 60 === 0) {
       const local = playGame({ boardType: 'square8', numPlayers: 2, seed: gameSeed(input.seed, index), seats: seatSpecs(input.playerMix, 2, index), maxMoves: 3000 });
       assert.deepEqual(g.moves.map((m) => moveKey(m)), local.moves.map((m) => moveKey(m)), `${g.gameId} equals a local replay`);
     }
