@@ -16,6 +16,7 @@ import {
   type ParityBatchResult,
 } from '../store/parity';
 import { externalHashesFor } from '../store/externalReplayer';
+import { trackChild } from '../workers/childProcesses';
 
 export interface ArtifactRef {
   path: string;
@@ -223,7 +224,7 @@ export function createParityActivities(deps: { client: Client }) {
         // external replayer: one process for the whole shard (its answers arrive asynchronously,
         // so heartbeats flow while it works)
         const external = input.external
-          ? await externalHashesFor(db, todo, input.external, { onGame: (k) => ctx.heartbeat({ done: sums.total, external: k }) })
+          ? await externalHashesFor(db, todo, input.external, { onGame: (k) => ctx.heartbeat({ done: sums.total, external: k }), onSpawn: trackChild })
           : undefined;
         // one game at a time, yielding in between, so heartbeats and cancellation get through even
         // on long hexagonal games

@@ -91,6 +91,8 @@ export interface ExternalReplayerOptions {
   timeoutMs?: number;
   /** requests in flight at once (default 8) */
   window?: number;
+  /** called with the spawned process (workers register it so that shutdown kills it) */
+  onSpawn?: (child: ChildProcessWithoutNullStreams) => void;
 }
 
 interface Pending {
@@ -115,7 +117,9 @@ export class ExternalReplayer {
     this.label = [command, ...args].join(' ');
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.window = Math.max(1, opts.window ?? 8);
-    this.child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Own process group, so a worker shutting down can kill the replayer and anything it started.
+    this.child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    opts.onSpawn?.(this.child);
     this.exited = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
         this.fail(new ExternalReplayerError(`external replayer exited (${signal ?? `code ${String(code)}`})${this.stderrTail ? `: ${this.stderrTail.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
