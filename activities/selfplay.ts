@@ -1,5 +1,6 @@
 // Self-play activities: play one shard of games into its own SQLite file (resumable), then merge shards atomically.
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
@@ -70,7 +71,7 @@ export function shardDir(outputDb: string, workflowId: string): string {
   return path.join(path.dirname(path.resolve(outputDb)), `.shards-${workflowId}`);
 }
 
-function toRecord(input: ShardInput, index: number, createdAt: string): GameRecord {
+function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: () => void): GameRecord {
   const seed = gameSeed(input.seed, index);
   const seats = seatSpecs(input.playerMix, input.numPlayers, index);
   const started = Date.now();
@@ -80,7 +81,7 @@ function toRecord(input: ShardInput, index: number, createdAt: string): GameReco
     seed,
     seats,
     maxMoves: input.maxMoves,
-    onProgress: () => Context.current().heartbeat(),
+    onProgress: onMoves,
   });
   return {
     gameId: selfplayGameId(input.workflowId, index),
@@ -110,6 +111,78 @@ function toRecord(input: ShardInput, index: number, createdAt: string): GameReco
   };
 }
 
+export type ShardMessage = { kind: 'game'; gamesDone: number } | { kind: 'alive' };
+
+/** The shard loop (synchronous; runs on a worker thread): skips games the shard DB already holds. */
+export function playShard(input: ShardInput, report: (m: ShardMessage) => void): ShardResult {
+  fs.mkdirSync(path.dirname(input.shardDb), { recursive: true });
+  const db = openGameDb(input.shardDb, { boardType: input.boardType, numPlayers: input.numPlayers, create: true });
+  try {
+    const committed = countGames(db);
+    const have = new Set(listGameIds(db));
+    for (let k = 0; k < input.numGames; k++) {
+      const index = input.firstGame + k;
+      if (have.has(selfplayGameId(input.workflowId, index))) continue;
+      const record = toRecord(input, index, new Date().toISOString(), () => report({ kind: 'alive' }));
+      writeGame(db, record, { ifExists: 'skip' });
+      report({ kind: 'game', gamesDone: k + 1 });
+    }
+    return { shardIndex: input.shardIndex, shardDb: input.shardDb, games: countGames(db), resumedFrom: committed };
+  } finally {
+    closeGameDb(db);
+  }
+}
+
+/** Worker-thread source that loads `entry`; a .ts entry (running under tsx) gets tsx's require hook first. */
+export function threadBootstrap(entry: string): string {
+  const hook = entry.endsWith('.ts') ? `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();` : '';
+  return `${hook}require(${JSON.stringify(entry)});`;
+}
+
+type ThreadReply = ShardMessage | { kind: 'done'; result: ShardResult } | { kind: 'error'; name: string; message: string };
+
+/** Idle shard threads, reused so that each shard does not pay for loading the engine again. */
+const idleThreads: Worker[] = [];
+
+function takeThread(): Worker {
+  const t = idleThreads.pop() ?? new Worker(threadBootstrap(require.resolve('./selfplayThread')), { eval: true });
+  t.ref();
+  return t;
+}
+
+function returnThread(t: Worker): void {
+  t.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
+  t.unref(); // an idle thread must not keep the worker process alive
+  idleThreads.push(t);
+}
+
+/** Runs playShard on a worker thread; aborting terminates the thread (each game is its own transaction). */
+function runShardThread(input: ShardInput, signal: AbortSignal, onMessage: (m: ShardMessage) => void): Promise<ShardResult> {
+  return new Promise((resolve, reject) => {
+    const thread = takeThread();
+    const onAbort = () => void thread.terminate();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let settled = false;
+    const settle = (reuse: boolean, fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (reuse) returnThread(thread);
+      fn();
+    };
+    thread.on('message', (m: ThreadReply) => {
+      if (m.kind === 'done') settle(true, () => resolve(m.result));
+      else if (m.kind === 'error') settle(true, () => reject(Object.assign(new Error(m.message), { name: m.name })));
+      else onMessage(m);
+    });
+    thread.on('error', (err) => settle(false, () => reject(err)));
+    thread.on('exit', (code) =>
+      settle(false, () => reject(signal.aborted ? (signal.reason ?? new Error('cancelled')) : new Error(`self-play thread exited with code ${code}`))),
+    );
+    thread.postMessage(input);
+  });
+}
+
 export function createSelfplayActivities(deps: { client: Client }) {
   const lastSignal = new Map<string, number>();
   /** Throttled and not awaited: progress display must not slow the games down. */
@@ -125,41 +198,25 @@ export function createSelfplayActivities(deps: { client: Client }) {
   };
 
   return {
-    /** Plays games [firstGame, firstGame+numGames) into the shard DB; after a retry it resumes from what was committed. */
+    /**
+     * Plays games [firstGame, firstGame+numGames) into the shard DB on a worker thread (so heartbeats,
+     * signals and other activities keep flowing during long games); after a retry it resumes from what
+     * the shard DB has committed.
+     */
     async playSelfplayShard(input: ShardInput): Promise<ShardResult> {
       const ctx = Context.current();
-      fs.mkdirSync(path.dirname(input.shardDb), { recursive: true });
-      const db = openGameDb(input.shardDb, { boardType: input.boardType, numPlayers: input.numPlayers, create: true });
-      try {
-        // The shard DB is the truth (each game is one transaction); heartbeat details say where the last attempt was.
-        const committed = countGames(db);
-        const hb = ctx.info.heartbeatDetails as ShardHeartbeat | undefined;
-        if (ctx.info.attempt > 1 || committed > 0) {
-          log.info('resuming shard', { shard: input.shardIndex, committed, heartbeat: hb?.gamesDone ?? null, attempt: ctx.info.attempt });
-        }
-        const have = new Set(listGameIds(db));
-        let lastYield = Date.now();
-        for (let k = 0; k < input.numGames; k++) {
-          const index = input.firstGame + k;
-          if (have.has(selfplayGameId(input.workflowId, index))) continue;
-          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-          writeGame(db, toRecord(input, index, new Date().toISOString()), { ifExists: 'skip' });
-          const gamesDone = k + 1;
-          ctx.heartbeat({ gamesDone } satisfies ShardHeartbeat);
-          void signalProgress(input, gamesDone, false);
-          // Yield now and then so heartbeats, signals and cancellation get through.
-          if (Date.now() - lastYield > 100) {
-            await new Promise((r) => setImmediate(r));
-            lastYield = Date.now();
-          }
-        }
-        const games = countGames(db);
-        await signalProgress(input, games, true);
-        lastSignal.delete(`${input.workflowId}/${input.shardIndex}`);
-        return { shardIndex: input.shardIndex, shardDb: input.shardDb, games, resumedFrom: committed };
-      } finally {
-        closeGameDb(db);
-      }
+      const hb = ctx.info.heartbeatDetails as ShardHeartbeat | undefined;
+      if (ctx.info.attempt > 1) log.info('retrying shard', { shard: input.shardIndex, heartbeat: hb?.gamesDone ?? null, attempt: ctx.info.attempt });
+      const result = await runShardThread(input, ctx.cancellationSignal, (msg) => {
+        if (msg.kind === 'game') {
+          ctx.heartbeat({ gamesDone: msg.gamesDone } satisfies ShardHeartbeat);
+          void signalProgress(input, msg.gamesDone, false);
+        } else ctx.heartbeat(hb);
+      });
+      if (result.resumedFrom > 0) log.info('resumed shard', { shard: input.shardIndex, committed: result.resumedFrom });
+      await signalProgress(input, result.games, true);
+      lastSignal.delete(`${input.workflowId}/${input.shardIndex}`);
+      return result;
     },
 
     /** Merges shard DBs into the output DB atomically (append when it exists), checks the count, removes the shards. */

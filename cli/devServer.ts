@@ -65,6 +65,11 @@ export function devServerArgs(spec: DevServerSpec): string[] {
   if (spec.uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(spec.uiPort));
   if (spec.namespace !== 'default') args.push('--namespace', spec.namespace);
+  // One partition per task queue: with the default four, a poller can sit on an empty partition while
+  // backlogged shard tasks wait in another (second-long gaps between activities on one machine).
+  for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) {
+    args.push('--dynamic-config-value', `${key}=1`);
+  }
   return args;
 }
 

@@ -1,6 +1,6 @@
 // bench:selfplay — 200 square8 2-player random games: a plain loop in one process (play + store), then the
 // canonicalSelfplay workflow on a real dev server with 1 and with 2 worker processes. Prints JSON lines
-// and the orchestration overhead as a ratio against the plain loop measured in the same run.
+// and the orchestration overhead as a ratio against the plain loop measured in the same run (medians of 3).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import type { SelfplayInput, SelfplayResult } from '../workflows/canonicalSelfpl
 const GAMES = Number(process.env.BENCH_GAMES ?? 200);
 const SHARD = Number(process.env.BENCH_SHARD ?? 25);
 const SEED = 1;
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 
 function plainLoop(dbPath: string): number {
   const t0 = performance.now();
@@ -45,9 +46,9 @@ function plainLoop(dbPath: string): number {
   return (performance.now() - t0) / 1000;
 }
 
-async function startWorker(address: string, client: Client): Promise<ChildProcess> {
+async function startWorker(address: string, client: Client, configDir?: string): Promise<ChildProcess> {
   const child = spawn(path.join(REPO_ROOT, 'bin', 'ringrift'), ['worker', '--queue', 'cpu'], {
-    env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: address },
+    env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: address, ...(configDir ? { RINGRIFT_CONFIG_DIR: configDir } : {}) },
     stdio: 'ignore',
   });
   for (;;) {
@@ -105,29 +106,47 @@ async function main(): Promise<void> {
 
     // Warm-up (module load, JIT) so the plain loop is not penalised for going first.
     playGame({ boardType: 'square8', numPlayers: 2, seed: 99, seats: ['random', 'random'], maxMoves: 3000 });
-    const plain = plainLoop(path.join(dir, 'plain.db'));
+    const plainRuns = Array.from({ length: REPEATS }, (_, i) => plainLoop(path.join(dir, `plain-${i}.db`))).sort((a, b) => a - b);
+    const plain = plainRuns[Math.floor(REPEATS / 2)]!;
     console.log(JSON.stringify({ bench: 'selfplay', mode: 'plain-loop', games: GAMES, seconds: +plain.toFixed(3), gamesPerSecond: +(GAMES / plain).toFixed(1) }));
 
-    workers.push(await startWorker(address, client));
-    await runWorkflow(client, dir, 'warmup'); // first workflow task bundles and warms the worker
-    const one = await runWorkflow(client, dir, 'w1');
-    workers.push(await startWorker(address, client));
-    const two = await runWorkflow(client, dir, 'w2');
-    for (const [mode, r] of [['temporal-1-worker', one], ['temporal-2-workers', two]] as const) {
-      if (r.result.games !== GAMES) throw new Error(`${mode}: ${r.result.games} games, expected ${GAMES}`);
+    // Median of REPEATS runs per set-up, after a warm-up run (bundling, thread start, JIT).
+    const measure = async (label: string) => {
+      await runWorkflow(client, dir, `${label}-warmup`);
+      const runs = [];
+      for (let i = 0; i < REPEATS; i++) runs.push(await runWorkflow(client, dir, `${label}-${i}`));
+      for (const r of runs) if (r.result.games !== GAMES) throw new Error(`${label}: ${r.result.games} games, expected ${GAMES}`);
+      return runs.map((r) => r.seconds).sort((a, b) => a - b)[Math.floor(REPEATS / 2)]!;
+    };
+    const report = (mode: string, slots: number, seconds: number) =>
       console.log(
         JSON.stringify({
           bench: 'selfplay',
           mode,
           games: GAMES,
           shardSize: SHARD,
-          seconds: +r.seconds.toFixed(3),
-          gamesPerSecond: +(GAMES / r.seconds).toFixed(1),
-          ratioVsPlainLoop: +(r.seconds / plain).toFixed(3),
-          overheadPercent: +((r.seconds / plain - 1) * 100).toFixed(1),
+          activitySlotsPerWorker: slots,
+          seconds: +seconds.toFixed(3),
+          gamesPerSecond: +(GAMES / seconds).toFixed(1),
+          ratioVsPlainLoop: +(seconds / plain).toFixed(3),
+          overheadPercent: +((seconds / plain - 1) * 100).toFixed(1),
         }),
       );
-    }
+
+    // One slot: shards run one after another on one core, as the plain loop does: pure orchestration overhead.
+    const oneSlotConfig = path.join(dir, 'config-1slot');
+    fs.cpSync(path.join(REPO_ROOT, 'config'), oneSlotConfig, { recursive: true });
+    const yamlPath = path.join(oneSlotConfig, 'pipeline.yaml');
+    fs.writeFileSync(yamlPath, fs.readFileSync(yamlPath, 'utf8').replace(/(cpu:\n\s+maxConcurrentActivities:) \d+/, '$1 1'));
+    const single = await startWorker(address, client, oneSlotConfig);
+    report('temporal-1-worker-1-slot', 1, await measure('w1s1'));
+    single.kill('SIGTERM');
+    await new Promise((r) => single.once('exit', r));
+
+    workers.push(await startWorker(address, client));
+    report('temporal-1-worker', 2, await measure('w1'));
+    workers.push(await startWorker(address, client));
+    report('temporal-2-workers', 2, await measure('w2'));
     await connection.close();
     if (process.env.BENCH_SKIP_HEURISTIC !== '1') heuristicPerBoard();
   } finally {
