@@ -51,9 +51,10 @@ async function waitWithProgress(client: Client, workflowId: string): Promise<unk
     () => (finished = true),
     () => (finished = true),
   );
-  while (!finished) {
+  const refresh = async () => {
     try {
       const p = await handle.query<PhaseProgress>('progress');
+      if (p.target === 0) return; // still planning
       const payload = {
         phase: p.phase.padEnd(8),
         unit: p.unit,
@@ -70,8 +71,12 @@ async function waitWithProgress(client: Client, workflowId: string): Promise<unk
     } catch {
       /* the first workflow task may not have run yet */
     }
+  };
+  while (!finished) {
+    await refresh();
     await Promise.race([result.catch(() => undefined), sleep(500)]);
   }
+  await refresh(); // show the final state
   if (started) bar.stop();
   return result;
 }
