@@ -54,7 +54,10 @@ export const NPZ_PROGRESS_SIGNAL = 'shardProgress';
 /** `git rev-parse HEAD` of the code that runs the export ('unknown' outside a checkout). */
 export function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || 'unknown';
+    return (
+      execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() ||
+      'unknown'
+    );
   } catch {
     return 'unknown';
   }
@@ -94,7 +97,10 @@ export function createNpzExportActivities(deps: { client: Client }) {
       if (info.games === 0) throw ApplicationFailure.nonRetryable(`${input.db} holds no games`, 'NpzExport:no_games');
       const passed = info.parity['passed'] ?? 0;
       if (passed === 0) {
-        throw ApplicationFailure.nonRetryable(`none of the ${info.games} games in ${input.db} passed parity (run parity_validation first)`, 'NpzExport:nothing_passed');
+        throw ApplicationFailure.nonRetryable(
+          `none of the ${info.games} games in ${input.db} passed parity (run parity_validation first)`,
+          'NpzExport:nothing_passed',
+        );
       }
       const output = path.resolve(input.outputDir, input.outputName ?? defaultNpzName(input.db, info.boardType, info.numPlayers));
       if (fs.existsSync(output)) {
@@ -118,14 +124,20 @@ export function createNpzExportActivities(deps: { client: Client }) {
       const ctx = Context.current();
       // a previous attempt of this workflow that finished writing: hand its result back
       const prior = readManifest(input.output);
-      if (prior && prior.workflowId === input.workflowId && fs.existsSync(input.output) && (await fileSha256(input.output)) === prior.output.sha256) {
+      if (
+        prior &&
+        prior.workflowId === input.workflowId &&
+        fs.existsSync(input.output) &&
+        (await fileSha256(input.output)) === prior.output.sha256
+      ) {
         log.info('npz export already written by this workflow', { output: input.output });
         return prior;
       }
       // stale temp files of crashed attempts
       const dir = path.dirname(input.output);
       if (fs.existsSync(dir)) {
-        for (const f of fs.readdirSync(dir)) if (f.startsWith(`.${path.basename(input.output)}.tmp-`)) fs.rmSync(path.join(dir, f), { force: true });
+        for (const f of fs.readdirSync(dir))
+          if (f.startsWith(`.${path.basename(input.output)}.tmp-`)) fs.rmSync(path.join(dir, f), { force: true });
       }
       const sha = await fileSha256(input.db);
       if (sha !== input.dbSha256) {

@@ -125,7 +125,10 @@ async function readGameList(list: ArtifactRef): Promise<string[]> {
   if (sha !== list.sha256) {
     throw ApplicationFailure.nonRetryable(`game list ${list.path} changed (sha256 ${sha}, planned ${list.sha256})`, 'ArtifactChanged');
   }
-  return fs.readFileSync(list.path, 'utf8').split('\n').filter((l) => l.length > 0);
+  return fs
+    .readFileSync(list.path, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 }
 
 /** Completed per-game results of a shard file (a torn last line from a crash is ignored). */
@@ -209,7 +212,12 @@ export function createParityActivities(deps: { client: Client }) {
       writeAtomic(resultsFile, previous.map((r) => JSON.stringify(r) + '\n').join(''));
       const hb = ctx.info.heartbeatDetails as ParityShardHeartbeat | undefined;
       if (previous.length > 0 || ctx.info.attempt > 1) {
-        log.info('resuming parity shard', { shard: input.shardIndex, done: previous.length, heartbeat: hb?.done ?? null, attempt: ctx.info.attempt });
+        log.info('resuming parity shard', {
+          shard: input.shardIndex,
+          done: previous.length,
+          heartbeat: hb?.done ?? null,
+          attempt: ctx.info.attempt,
+        });
       }
       const todo = ids.filter((id) => !doneIds.has(id));
       const db = openGameDb(input.db, { boardType: input.boardType, numPlayers: input.numPlayers });
@@ -224,7 +232,10 @@ export function createParityActivities(deps: { client: Client }) {
         // external replayer: one process for the whole shard (its answers arrive asynchronously,
         // so heartbeats flow while it works)
         const external = input.external
-          ? await externalHashesFor(db, todo, input.external, { onGame: (k) => ctx.heartbeat({ done: sums.total, external: k }), onSpawn: trackChild })
+          ? await externalHashesFor(db, todo, input.external, {
+              onGame: (k) => ctx.heartbeat({ done: sums.total, external: k }),
+              onSpawn: trackChild,
+            })
           : undefined;
         // one game at a time, yielding in between, so heartbeats and cancellation get through even
         // on long hexagonal games
@@ -264,7 +275,8 @@ export function createParityActivities(deps: { client: Client }) {
       const parts: ParityBatchResult[] = [];
       for (const r of input.shardResults) {
         const sha = await fileSha256(r.path);
-        if (sha !== r.sha256) throw ApplicationFailure.nonRetryable(`shard results ${r.path} changed since the shard finished`, 'ArtifactChanged');
+        if (sha !== r.sha256)
+          throw ApplicationFailure.nonRetryable(`shard results ${r.path} changed since the shard finished`, 'ArtifactChanged');
         const rows = readShardResults(r.path);
         const part: ParityBatchResult = { total: 0, passed: 0, failed: 0, error: 0, problems: [], movesReplayed: 0 };
         for (const g of rows) {

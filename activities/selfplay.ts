@@ -6,16 +6,7 @@ import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { BoardType } from '../engine';
 import { configKey, gameSeed, playGame, seatSpecs } from '../ai/selfplay';
-import {
-  closeGameDb,
-  countGames,
-  fileSha256,
-  listGameIds,
-  mergeShardDbs,
-  openGameDb,
-  writeGame,
-  type GameRecord,
-} from '../store/gameDb';
+import { closeGameDb, countGames, fileSha256, listGameIds, mergeShardDbs, openGameDb, writeGame, type GameRecord } from '../store/gameDb';
 
 export interface ShardInput {
   workflowId: string;
@@ -177,7 +168,9 @@ function runShardThread(input: ShardInput, signal: AbortSignal, onMessage: (m: S
     });
     thread.on('error', (err) => settle(false, () => reject(err)));
     thread.on('exit', (code) =>
-      settle(false, () => reject(signal.aborted ? (signal.reason ?? new Error('cancelled')) : new Error(`self-play thread exited with code ${code}`))),
+      settle(false, () =>
+        reject(signal.aborted ? (signal.reason ?? new Error('cancelled')) : new Error(`self-play thread exited with code ${code}`)),
+      ),
     );
     thread.postMessage(input);
   });
@@ -206,7 +199,8 @@ export function createSelfplayActivities(deps: { client: Client }) {
     async playSelfplayShard(input: ShardInput): Promise<ShardResult> {
       const ctx = Context.current();
       const hb = ctx.info.heartbeatDetails as ShardHeartbeat | undefined;
-      if (ctx.info.attempt > 1) log.info('retrying shard', { shard: input.shardIndex, heartbeat: hb?.gamesDone ?? null, attempt: ctx.info.attempt });
+      if (ctx.info.attempt > 1)
+        log.info('retrying shard', { shard: input.shardIndex, heartbeat: hb?.gamesDone ?? null, attempt: ctx.info.attempt });
       const result = await runShardThread(input, ctx.cancellationSignal, (msg) => {
         if (msg.kind === 'game') {
           ctx.heartbeat({ gamesDone: msg.gamesDone } satisfies ShardHeartbeat);
@@ -221,7 +215,9 @@ export function createSelfplayActivities(deps: { client: Client }) {
 
     /** Merges shard DBs into the output DB atomically (append when it exists), checks the count, removes the shards. */
     async mergeSelfplayShards(input: MergeInput): Promise<MergeResult> {
-      const ids = Array.from({ length: input.expectedGameIds.count }, (_, k) => selfplayGameId(input.workflowId, input.expectedGameIds.first + k));
+      const ids = Array.from({ length: input.expectedGameIds.count }, (_, k) =>
+        selfplayGameId(input.workflowId, input.expectedGameIds.first + k),
+      );
       const present = input.shardDbs.filter((p) => fs.existsSync(p));
       let gamesAdded = 0;
       if (present.length === input.shardDbs.length) {

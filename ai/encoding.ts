@@ -14,15 +14,7 @@
  * The layout of every plane, global and policy block is documented in ai/ENCODING.md; the
  * numbers there are produced by `policyLayout()` / `FEATURE_PLANES` / `GLOBAL_FEATURES` below.
  */
-import {
-  getGeometry,
-  legalMoves,
-  type BoardType,
-  type GameState,
-  type Move,
-  type MoveType,
-  type Position,
-} from '../engine';
+import { getGeometry, legalMoves, type BoardType, type GameState, type Move, type MoveType, type Position } from '../engine';
 
 /** Bumped whenever a plane, a global or the policy layout changes meaning. */
 export const ENCODER_VERSION = 'rr-enc-v1';
@@ -177,11 +169,7 @@ export function encodeFeatures(state: GameState, out: Float32Array, offset = 0):
   }
   if (state.status === 'active') {
     const must =
-      state.phase === 'capture' || state.phase === 'chain_capture'
-        ? state.attacker
-        : state.phase === 'movement'
-          ? state.mustMoveFrom
-          : -1;
+      state.phase === 'capture' || state.phase === 'chain_capture' ? state.attacker : state.phase === 'movement' ? state.mustMoveFrom : -1;
     if (must >= 0) out[plane(P_MUST) + cellPix[must]] = 1;
     if (state.pendingRegion) for (const c of state.pendingRegion) out[plane(P_PENDING) + cellPix[c]] = 1;
   }
@@ -205,8 +193,7 @@ export function encodeGlobals(state: GameState, out: Float32Array, offset = 0): 
   o += 16;
   out[o + np - 2] = 1;
   o += 3;
-  const swap =
-    state.swapEnabled && !state.swapUsed && !state.p2Moved && state.currentPlayer === 2 && state.phase === 'ring_placement';
+  const swap = state.swapEnabled && !state.swapUsed && !state.p2Moved && state.currentPlayer === 2 && state.phase === 'ring_placement';
   out[o++] = swap ? 1 : 0;
   out[o++] = state.pendingLineReward ? 1 : 0;
   out[o++] = state.turnHadAction ? 1 : 0;
@@ -308,19 +295,14 @@ export function policyLayout(boardType: BoardType): PolicyLayout {
     return b;
   };
   const place = add('place', 'cell * 3 + (placementCount - 1)', ['place_ring']);
-  const move = add('move', '(from * D + dir) * maxDist + (distance - 1)', [
-    'move_stack',
-    'overtaking_capture',
-    'continue_capture_segment',
-  ]);
+  const move = add('move', '(from * D + dir) * maxDist + (distance - 1)', ['move_stack', 'overtaking_capture', 'continue_capture_segment']);
   const recovery = add('recovery', '(from * D + dir) * 2 + (option === 2 ? 1 : 0)', ['recovery_slide']);
-  const line = add('line', '(lineStart * nLineDirs + lineDir) * lineOpts + opt (0 process_line, 1 collapse all, 2 + k segment at offset k)', [
-    'process_line',
-    'choose_line_option',
-  ]);
-  const territory = add('territory', '(cell * 4 + (controllingPlayer - 1)) * 16 + (regionSize - 1) % 16', [
-    'choose_territory_option',
-  ]);
+  const line = add(
+    'line',
+    '(lineStart * nLineDirs + lineDir) * lineOpts + opt (0 process_line, 1 collapse all, 2 + k segment at offset k)',
+    ['process_line', 'choose_line_option'],
+  );
+  const territory = add('territory', '(cell * 4 + (controllingPlayer - 1)) * 16 + (regionSize - 1) % 16', ['choose_territory_option']);
   const elim = add('elim', 'cell', ['eliminate_rings_from_stack']);
   const forced = add('forced', 'cell', ['forced_elimination']);
   const special = add('special', SPECIAL_MOVES.join(', '), [...SPECIAL_MOVES]);
@@ -376,14 +358,13 @@ function dirDist(boardType: BoardType, a: number, b: number, move: Move): { d: n
     const uy = dy / dist;
     for (let d = 0; d < g.D; d++) if (g.dirVecs[d].x === ux && g.dirVecs[d].y === uy) return { d, dist };
   }
-  throw new MoveEncodingError(`${move.type}: ${JSON.stringify(move.from)} → ${JSON.stringify(move.to)} is not a straight move on ${boardType}`);
+  throw new MoveEncodingError(
+    `${move.type}: ${JSON.stringify(move.from)} → ${JSON.stringify(move.to)} is not a straight move on ${boardType}`,
+  );
 }
 
 /** Line start cell, line-direction slot and the set of line cells (by position along the line). */
-function lineGeometry(
-  boardType: BoardType,
-  move: Move,
-): { start: number; ld: number; cells: number[]; along: Map<number, number> } {
+function lineGeometry(boardType: BoardType, move: Move): { start: number; ld: number; cells: number[]; along: Map<number, number> } {
   const g = getGeometry(boardType);
   const fl = move.formedLines?.[0];
   if (!fl || !Array.isArray(fl.positions) || fl.positions.length === 0) {
@@ -448,7 +429,8 @@ export function encodeMove(boardType: BoardType, move: Move): number {
       const a = cellOf(boardType, move.from, 'from', move);
       const b = cellOf(boardType, move.to, 'to', move);
       const { d, dist } = dirDist(boardType, a, b, move);
-      if (dist !== 1) throw new MoveEncodingError(`recovery_slide: ${JSON.stringify(move.from)} → ${JSON.stringify(move.to)} is not a one-step slide`);
+      if (dist !== 1)
+        throw new MoveEncodingError(`recovery_slide: ${JSON.stringify(move.from)} → ${JSON.stringify(move.to)} is not a one-step slide`);
       return L.recovery + (a * L.D + d) * 2 + (move.option === 2 ? 1 : 0);
     }
     case 'process_line':
@@ -558,7 +540,15 @@ export function decodeMove(boardType: BoardType, index: number, state?: GameStat
     const d = fd % L.D;
     const b = ray(a, d, 1);
     if (b < 0) return null;
-    return { extractionStacks: [], from: g.pos(a), option: opt2 ? 2 : 1, player, recoveryMode: 'line', to: g.pos(b), type: 'recovery_slide' };
+    return {
+      extractionStacks: [],
+      from: g.pos(a),
+      option: opt2 ? 2 : 1,
+      player,
+      recoveryMode: 'line',
+      to: g.pos(b),
+      type: 'recovery_slide',
+    };
   }
   if (index < L.territory) {
     const off = index - L.line;

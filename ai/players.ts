@@ -107,4 +107,3 @@ export const heuristicPlayer: Player = {
 export function createPlayer(spec: PlayerSpec): Player {
   return spec.kind === 'random' ? randomPlayer : heuristicPlayer;
 }
-

@@ -88,7 +88,9 @@ export async function startPhase(cfg: LoadedConfig, start: PhaseStart): Promise<
     await ensureSearchAttributes(client.connection, ns, cfg.pipeline.searchAttributes);
     const [q] = await describePollers(client, ns, [WORKFLOW_QUEUE]);
     if (!q || q.workflowPollers.length === 0) {
-      console.error(`note: no worker polls queue "${WORKFLOW_QUEUE}"; the run waits until one starts ('ringrift dev up' or 'ringrift worker --queue ${WORKFLOW_QUEUE}')`);
+      console.error(
+        `note: no worker polls queue "${WORKFLOW_QUEUE}"; the run waits until one starts ('ringrift dev up' or 'ringrift worker --queue ${WORKFLOW_QUEUE}')`,
+      );
     }
     try {
       await client.workflow.start(start.workflowType, {

@@ -56,12 +56,20 @@ async function main(): Promise<void> {
     const par = validateGames(db, ids, { checkedAt: new Date().toISOString() });
     const paritySeconds = (performance.now() - t) / 1000;
     const gamesPerSec = par.total / paritySeconds;
-    console.log(`parity: ${par.passed}/${par.total} passed, ${par.movesReplayed} moves in ${paritySeconds.toFixed(2)} s → ${gamesPerSec.toFixed(1)} games/s, ${(par.movesReplayed / paritySeconds).toFixed(0)} moves/s`);
+    console.log(
+      `parity: ${par.passed}/${par.total} passed, ${par.movesReplayed} moves in ${paritySeconds.toFixed(2)} s → ${gamesPerSec.toFixed(1)} games/s, ${(par.movesReplayed / paritySeconds).toFixed(0)} moves/s`,
+    );
 
     const out = path.join(dir, 'export.npz');
     const sha = await fileSha256(dbFile);
     t = performance.now();
-    const res = await exportNpz(db, { output: out, splitRatio: 0.9, sourceSha256: sha, gitCommit: 'bench', createdAt: new Date().toISOString() });
+    const res = await exportNpz(db, {
+      output: out,
+      splitRatio: 0.9,
+      sourceSha256: sha,
+      gitCommit: 'bench',
+      createdAt: new Date().toISOString(),
+    });
     const exportSeconds = (performance.now() - t) / 1000;
     closeGameDb(db);
     const posPerSec = res.positions / exportSeconds;
@@ -79,7 +87,9 @@ async function main(): Promise<void> {
     console.log(
       `numpy ${nb.numpy} savez_compressed of the same arrays: ${nb.seconds.toFixed(2)} s → ${npPosPerSec.toFixed(0)} positions/s; file ${(nb.bytes / 1e6).toFixed(2)} MB`,
     );
-    console.log(`ratio ours/numpy (end-to-end export vs savez_compressed alone): ${ratio.toFixed(2)}; write-only speed ratio: ${writeRatio.toFixed(2)}`);
+    console.log(
+      `ratio ours/numpy (end-to-end export vs savez_compressed alone): ${ratio.toFixed(2)}; write-only speed ratio: ${writeRatio.toFixed(2)}`,
+    );
     const per1000 = 1000 / res.games;
     console.log(
       JSON.stringify({

@@ -71,7 +71,11 @@ async function runWorkflow(client: Client, dir: string, label: string): Promise<
     maxMoves: 3000,
   };
   const t0 = performance.now();
-  const result = (await client.workflow.execute('canonicalSelfplay', { taskQueue: 'cpu', workflowId: `bench-${label}-${Date.now()}`, args: [input] })) as SelfplayResult;
+  const result = (await client.workflow.execute('canonicalSelfplay', {
+    taskQueue: 'cpu',
+    workflowId: `bench-${label}-${Date.now()}`,
+    args: [input],
+  })) as SelfplayResult;
   return { seconds: (performance.now() - t0) / 1000, result };
 }
 
@@ -88,7 +92,15 @@ function heuristicPerBoard(): void {
     }
     const seconds = (performance.now() - t0) / 1000;
     console.log(
-      JSON.stringify({ bench: 'selfplay', mode: 'heuristic-vs-heuristic', boardType, games, seconds: +seconds.toFixed(2), gamesPerSecond: +(games / seconds).toFixed(3), movesPerSecond: Math.round(moves / seconds) }),
+      JSON.stringify({
+        bench: 'selfplay',
+        mode: 'heuristic-vs-heuristic',
+        boardType,
+        games,
+        seconds: +seconds.toFixed(2),
+        gamesPerSecond: +(games / seconds).toFixed(3),
+        movesPerSecond: Math.round(moves / seconds),
+      }),
     );
   }
 }
@@ -96,7 +108,15 @@ function heuristicPerBoard(): void {
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrift-bench-selfplay-'));
   const port = await freePort();
-  const server = spawnDevServer({ ip: '127.0.0.1', port, uiPort: null, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log'), namespace: 'default', detached: false });
+  const server = spawnDevServer({
+    ip: '127.0.0.1',
+    port,
+    uiPort: null,
+    dbFile: path.join(dir, 'temporal.db'),
+    logFile: path.join(dir, 'temporal.log'),
+    namespace: 'default',
+    detached: false,
+  });
   const workers: ChildProcess[] = [];
   const address = `127.0.0.1:${port}`;
   try {
@@ -108,7 +128,15 @@ async function main(): Promise<void> {
     playGame({ boardType: 'square8', numPlayers: 2, seed: 99, seats: ['random', 'random'], maxMoves: 3000 });
     const plainRuns = Array.from({ length: REPEATS }, (_, i) => plainLoop(path.join(dir, `plain-${i}.db`))).sort((a, b) => a - b);
     const plain = plainRuns[Math.floor(REPEATS / 2)]!;
-    console.log(JSON.stringify({ bench: 'selfplay', mode: 'plain-loop', games: GAMES, seconds: +plain.toFixed(3), gamesPerSecond: +(GAMES / plain).toFixed(1) }));
+    console.log(
+      JSON.stringify({
+        bench: 'selfplay',
+        mode: 'plain-loop',
+        games: GAMES,
+        seconds: +plain.toFixed(3),
+        gamesPerSecond: +(GAMES / plain).toFixed(1),
+      }),
+    );
 
     // Median of REPEATS runs per set-up, after a warm-up run (bundling, thread start, JIT).
     const measure = async (label: string) => {

@@ -62,7 +62,9 @@ export function parseResponse(line: string, expectGameId: string): ExternalHashe
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw new ExternalReplayerError(`response for ${expectGameId} is not a JSON object`);
   const r = o as ReplayResponse;
   if (r.gameId !== expectGameId) {
-    throw new ExternalReplayerError(`protocol error: expected the response for ${expectGameId}, got ${JSON.stringify(r.gameId)} (responses must come in request order)`);
+    throw new ExternalReplayerError(
+      `protocol error: expected the response for ${expectGameId}, got ${JSON.stringify(r.gameId)} (responses must come in request order)`,
+    );
   }
   const hashes = r.hashes ?? [];
   if (!Array.isArray(hashes) || hashes.some((h) => typeof h !== 'string' || !HASH_RE.test(h))) {
@@ -122,7 +124,11 @@ export class ExternalReplayer {
     opts.onSpawn?.(this.child);
     this.exited = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
-        this.fail(new ExternalReplayerError(`external replayer exited (${signal ?? `code ${String(code)}`})${this.stderrTail ? `: ${this.stderrTail.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+        this.fail(
+          new ExternalReplayerError(
+            `external replayer exited (${signal ?? `code ${String(code)}`})${this.stderrTail ? `: ${this.stderrTail.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+          ),
+        );
         resolve(code);
       });
       this.child.on('error', (err) => {

@@ -349,9 +349,7 @@ function configLabel(boardType: string, numPlayers: number | string): string {
 }
 
 function tableExists(sqlite: Database.Database, name: string, schema = 'main'): boolean {
-  const row = sqlite
-    .prepare(`SELECT 1 FROM ${schema}.sqlite_master WHERE type = 'table' AND name = ?`)
-    .get(name);
+  const row = sqlite.prepare(`SELECT 1 FROM ${schema}.sqlite_master WHERE type = 'table' AND name = ?`).get(name);
   return row !== undefined;
 }
 
@@ -361,9 +359,7 @@ function tableColumns(sqlite: Database.Database, table: string, schema = 'main')
 }
 
 function readMeta(sqlite: Database.Database, key: string): string | undefined {
-  const row = sqlite.prepare('SELECT value FROM schema_metadata WHERE key = ?').get(key) as
-    | { value: string }
-    | undefined;
+  const row = sqlite.prepare('SELECT value FROM schema_metadata WHERE key = ?').get(key) as { value: string } | undefined;
   return row?.value;
 }
 
@@ -412,13 +408,11 @@ export function openGameDb(file: string, opts: OpenGameDbOptions): GameDb {
       if (hasMeta && readMeta(sqlite, 'schema_version') !== undefined && !opts.create) {
         throw new GameDbError(`game DB ${file} has schema_metadata but no games table`);
       }
-      const userTables = sqlite
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        .all() as Array<{ name: string }>;
+      const userTables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{
+        name: string;
+      }>;
       if (userTables.some((t) => t.name !== 'schema_metadata')) {
-        throw new GameDbError(
-          `${file} is not a game DB (tables: ${userTables.map((t) => t.name).join(', ')})`,
-        );
+        throw new GameDbError(`${file} is not a game DB (tables: ${userTables.map((t) => t.name).join(', ')})`);
       }
       if (readonly) throw new GameDbError(`game DB ${file} has no schema (opened read-only)`);
       sqlite.transaction(() => {
@@ -446,8 +440,7 @@ function checkExistingConfig(sqlite: Database.Database, file: string, boardType:
     if (metaBoard !== undefined || metaPlayers !== undefined) {
       if (metaBoard !== boardType || metaPlayers !== String(numPlayers)) {
         throw new GameConfigMismatchError(
-          `game DB ${file} is configured for ${configLabel(metaBoard ?? '?', metaPlayers ?? '?')}, ` +
-            `but ${asked} was asked for`,
+          `game DB ${file} is configured for ${configLabel(metaBoard ?? '?', metaPlayers ?? '?')}, ` + `but ${asked} was asked for`,
         );
       }
     }
@@ -666,9 +659,7 @@ export function setParity(db: GameDb, gameId: string, parity: ParityInfo): void 
     throw new GameDbError(`setParity(${gameId}): unknown status ${JSON.stringify(parity.status)}`);
   }
   const res = db.sqlite
-    .prepare(
-      'UPDATE games SET parity_status = ?, parity_checked_at = ?, parity_divergence_move = ? WHERE game_id = ?',
-    )
+    .prepare('UPDATE games SET parity_status = ?, parity_checked_at = ?, parity_divergence_move = ? WHERE game_id = ?')
     .run(parity.status, parity.checkedAt, parity.divergenceMove, gameId);
   if (res.changes !== 1) throw new GameDbError(`setParity: game ${gameId} not found in ${db.path}`);
 }
@@ -761,8 +752,7 @@ export function readGame(db: GameDb, gameId: string): StoredGame | undefined {
     aiDifficulty: p.ai_difficulty,
   }));
   const init = s.prepare('SELECT initial_state_json, compressed FROM game_initial_state WHERE game_id = ?').get(gameId) as
-    | { initial_state_json: string; compressed: number | null }
-    | undefined;
+    { initial_state_json: string; compressed: number | null } | undefined;
   if (init === undefined) throw new GameDbError(`game ${gameId} in ${db.path} has no initial state row`);
   if (init.compressed) throw new GameDbError(`game ${gameId} in ${db.path}: compressed initial state is not supported`);
 
@@ -966,16 +956,11 @@ export function mergeShardDbs(shardPaths: string[], outputPath: string, opts: Me
           ).map((r) => r.game_id);
           if (dups.length > 0 && policy === 'error') {
             const shown = dups.slice(0, 5).join(', ') + (dups.length > 5 ? `, … (${dups.length} total)` : '');
-            throw new DuplicateGameError(
-              `mergeShardDbs: shard ${shard} repeats game id(s) already merged: ${shown}`,
-              dups,
-            );
+            throw new DuplicateGameError(`mergeShardDbs: shard ${shard} repeats game id(s) already merged: ${shown}`, dups);
           }
           skipped += dups.length;
           s.exec('DROP TABLE IF EXISTS temp.merge_ids');
-          s.exec(
-            `CREATE TEMP TABLE merge_ids AS SELECT game_id FROM ${alias}.games WHERE game_id NOT IN (SELECT game_id FROM main.games)`,
-          );
+          s.exec(`CREATE TEMP TABLE merge_ids AS SELECT game_id FROM ${alias}.games WHERE game_id NOT IN (SELECT game_id FROM main.games)`);
           for (const table of MERGE_TABLES) {
             if (!tableExists(s, table, alias) || !tableExists(s, table, 'main')) continue;
             const mainCols = new Set(tableColumns(s, table, 'main'));

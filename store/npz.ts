@@ -17,14 +17,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
 
-export type NumericTypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array;
+export type NumericTypedArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array;
 
 export type NpyNumericDtype = '<f4' | '<f8' | '|i1' | '<i2' | '<i4' | '<i8' | '|u1' | '|b1';
 export type NpyDtype = NpyNumericDtype | `<U${number}`;
@@ -35,15 +28,7 @@ export interface NpyArraySpec {
    * or a single scalar (0-d array when no shape is given).
    */
   data:
-    | NumericTypedArray
-    | readonly number[]
-    | readonly bigint[]
-    | readonly boolean[]
-    | readonly string[]
-    | number
-    | bigint
-    | boolean
-    | string;
+    NumericTypedArray | readonly number[] | readonly bigint[] | readonly boolean[] | readonly string[] | number | bigint | boolean | string;
   /** Defaults: [] for a scalar, [length] for an array. */
   shape?: readonly number[];
   /**
@@ -125,7 +110,15 @@ function makeTyped(dtype: NpyNumericDtype, values: ArrayLike<number | bigint | b
       const out =
         dtype === '|i1' ? new Int8Array(n) : dtype === '<i2' ? new Int16Array(n) : dtype === '<i4' ? new Int32Array(n) : new Uint8Array(n);
       const [lo, hi] =
-        dtype === '|i1' ? [-128, 127] : dtype === '<i2' ? [-32768, 32767] : dtype === '<i4' ? [-(2 ** 31), 2 ** 31 - 1] : dtype === '|u1' ? [0, 255] : [0, 1];
+        dtype === '|i1'
+          ? [-128, 127]
+          : dtype === '<i2'
+            ? [-32768, 32767]
+            : dtype === '<i4'
+              ? [-(2 ** 31), 2 ** 31 - 1]
+              : dtype === '|u1'
+                ? [0, 255]
+                : [0, 1];
       for (let i = 0; i < n; i++) {
         const v = num(values[i]);
         if (!Number.isInteger(v) || v < lo || v > hi) {
@@ -206,8 +199,7 @@ function npyHeader(dtype: string, shape: readonly number[]): Buffer {
 /** Encode one array as .npy (v1.0): header + raw little-endian C-order body. */
 export function encodeNpy(input: NpyInput, where = 'array'): EncodedNpy {
   if (os.endianness() !== 'LE') throw new Error('npz writer assumes a little-endian host');
-  const spec: NpyArraySpec =
-    isTypedArray(input) || typeof input !== 'object' ? { data: input } : input;
+  const spec: NpyArraySpec = isTypedArray(input) || typeof input !== 'object' ? { data: input } : input;
   const { data } = spec;
   let dtype = spec.dtype;
   let body: Buffer;
@@ -403,7 +395,9 @@ function writeCentral(sink: FileSink, entries: CentralEntry[], forceZip64: boole
   const cdStart = sink.pos;
   for (const e of entries) {
     const big = e.zip64 || e.offset >= U32_MAX;
-    const extra = big ? Buffer.concat([Buffer.from([0x01, 0x00, 24, 0x00]), u64(e.uncompressed), u64(e.compressed), u64(e.offset)]) : Buffer.alloc(0);
+    const extra = big
+      ? Buffer.concat([Buffer.from([0x01, 0x00, 24, 0x00]), u64(e.uncompressed), u64(e.compressed), u64(e.offset)])
+      : Buffer.alloc(0);
     const h = Buffer.alloc(46);
     h.writeUInt32LE(SIG_CENTRAL, 0);
     h.writeUInt16LE((3 << 8) | (big ? 45 : 20), 4); // made by: unix

@@ -12,14 +12,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  applyMoveTrusted,
-  hashState,
-  parseMove,
-  type BoardType,
-  type GameState,
-  type Move,
-} from '../engine';
+import { applyMoveTrusted, hashState, parseMove, type BoardType, type GameState, type Move } from '../engine';
 import {
   ENCODER_VERSION,
   FEATURE_PLANES,
@@ -198,12 +191,20 @@ interface LeanGame {
 
 function leanLoader(db: GameDb): (id: string) => LeanGame {
   const s = db.sqlite;
-  const qGame = s.prepare('SELECT board_type, num_players, rng_seed, game_status, metadata_json FROM games WHERE game_id = ?').safeIntegers(true);
+  const qGame = s
+    .prepare('SELECT board_type, num_players, rng_seed, game_status, metadata_json FROM games WHERE game_id = ?')
+    .safeIntegers(true);
   const qInit = s.prepare('SELECT initial_state_json, compressed FROM game_initial_state WHERE game_id = ?');
   const qMoves = s.prepare('SELECT move_json, move_probs FROM game_moves WHERE game_id = ? ORDER BY move_number');
   const qLast = s.prepare('SELECT state_hash_after FROM game_history_entries WHERE game_id = ? ORDER BY move_number DESC LIMIT 1');
   return (id: string): LeanGame => {
-    const g = qGame.get(id) as { board_type: string; num_players: bigint; rng_seed: bigint | null; game_status: string; metadata_json: string | null };
+    const g = qGame.get(id) as {
+      board_type: string;
+      num_players: bigint;
+      rng_seed: bigint | null;
+      game_status: string;
+      metadata_json: string | null;
+    };
     const init = qInit.get(id) as { initial_state_json: string; compressed: number | null } | undefined;
     if (!init || init.compressed) throw new Error(`game ${id}: no usable initial state row`);
     const rows = qMoves.all(id) as Array<{ move_json: string; move_probs: string | null }>;
@@ -245,9 +246,15 @@ interface GameRow {
  * Throws NpzExportError for: output exists, no games, nothing passed parity, mixed configs.
  */
 export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<NpzExportResult> {
-  if (opts.maxGames !== undefined && !(Number.isInteger(opts.maxGames) && opts.maxGames >= 1)) throw new NpzExportError(`maxGames must be a positive integer, got ${opts.maxGames}`, 'bad_option');
-  if (!(opts.splitRatio > 0 && opts.splitRatio < 1)) throw new NpzExportError(`split_ratio must be in (0, 1), got ${opts.splitRatio}`, 'bad_option');
-  if (fs.existsSync(opts.output)) throw new NpzExportError(`output ${opts.output} already exists; refusing to overwrite it (choose another --output-dir or remove it)`, 'output_exists');
+  if (opts.maxGames !== undefined && !(Number.isInteger(opts.maxGames) && opts.maxGames >= 1))
+    throw new NpzExportError(`maxGames must be a positive integer, got ${opts.maxGames}`, 'bad_option');
+  if (!(opts.splitRatio > 0 && opts.splitRatio < 1))
+    throw new NpzExportError(`split_ratio must be in (0, 1), got ${opts.splitRatio}`, 'bad_option');
+  if (fs.existsSync(opts.output))
+    throw new NpzExportError(
+      `output ${opts.output} already exists; refusing to overwrite it (choose another --output-dir or remove it)`,
+      'output_exists',
+    );
   const total = (db.sqlite.prepare('SELECT COUNT(*) AS n FROM games').get() as { n: number }).n;
   if (total === 0) throw new NpzExportError(`${db.path} holds no games`, 'no_games');
   let rows = db.sqlite
@@ -258,7 +265,8 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
   }
   if (opts.maxGames !== undefined) rows = rows.slice(0, opts.maxGames);
   const configs = new Set(rows.map((r) => `${r.board_type}/${r.num_players}`));
-  if (configs.size > 1) throw new NpzExportError(`${db.path} mixes configurations (${[...configs].join(', ')}); export one at a time`, 'mixed_config');
+  if (configs.size > 1)
+    throw new NpzExportError(`${db.path} mixes configurations (${[...configs].join(', ')}); export one at a time`, 'mixed_config');
   const boardType = rows[0].board_type as BoardType;
   const numPlayers = Number(rows[0].num_players);
 
@@ -271,7 +279,7 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
   if (cap * per * 4 > limit) {
     const perGame = (cap * per * 4) / rows.length;
     throw new NpzExportError(
-      `${rows.length} games (${cap} positions) need ${(cap * per * 4 / 2 ** 30).toFixed(1)} GiB of ${boardType} feature planes, ` +
+      `${rows.length} games (${cap} positions) need ${((cap * per * 4) / 2 ** 30).toFixed(1)} GiB of ${boardType} feature planes, ` +
         `over the ${(limit / 2 ** 30).toFixed(1)} GiB limit: export at most ${Math.max(1, Math.floor(limit / perGame))} games at a time (--max-games)`,
       'too_large',
     );
@@ -309,7 +317,15 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
     opts.splitRatio,
     opts.splitSeed ?? 0,
   );
-  const PHASE_ORDER = ['ring_placement', 'movement', 'capture', 'chain_capture', 'line_processing', 'territory_processing', 'forced_elimination'];
+  const PHASE_ORDER = [
+    'ring_placement',
+    'movement',
+    'capture',
+    'chain_capture',
+    'line_processing',
+    'territory_processing',
+    'forced_elimination',
+  ];
   const keptIds: string[] = [];
   const gameSplit: number[] = [];
   const skipped: string[] = [];
@@ -388,7 +404,8 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
     opts.onProgress?.(gi + 1, rows.length, n);
     if (yieldEvery > 0 && (gi + 1) % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
   }
-  if (keptIds.length === 0) throw new NpzExportError(`no game of ${db.path} could be replayed for export (${skipped.length} skipped)`, 'nothing_passed');
+  if (keptIds.length === 0)
+    throw new NpzExportError(`no game of ${db.path} could be replayed for export (${skipped.length} skipped)`, 'nothing_passed');
   const t1 = performance.now();
 
   const N = n;

@@ -136,7 +136,11 @@ function fingerprintBefore(game: StoredGame, i: number): string | undefined {
 export function replayGame(game: StoredGame, onStep?: (state: GameState, moveIndex: number) => void): ReplayOutcome {
   const hashes: string[] = [];
   if (!isBoardType(game.boardType)) {
-    return { hashes, state: null, result: fail(game, 'error', 'unknown_board', null, { message: `unknown board type ${String(game.boardType)}` }) };
+    return {
+      hashes,
+      state: null,
+      result: fail(game, 'error', 'unknown_board', null, { message: `unknown board type ${String(game.boardType)}` }),
+    };
   }
   let state: GameState;
   try {
@@ -166,13 +170,18 @@ export function replayGame(game: StoredGame, onStep?: (state: GameState, moveInd
     const at = { move: raw, moveType, expectedHash: step?.hashAfter ?? null };
     let move;
     try {
-      if (typeof raw['unparseableMoveJson'] === 'string') throw new TypeError(`move_json is not valid JSON: ${String(raw['unparseableMoveJson']).slice(0, 80)}`);
+      if (typeof raw['unparseableMoveJson'] === 'string')
+        throw new TypeError(`move_json is not valid JSON: ${String(raw['unparseableMoveJson']).slice(0, 80)}`);
       move = parseMove(raw);
     } catch (err) {
       return {
         hashes,
         state: null,
-        result: fail(game, 'failed', 'bad_move', i, { ...at, lastAgreedFingerprint: fingerprint(state), message: `move ${i}: ${(err as Error).message}` }),
+        result: fail(game, 'failed', 'bad_move', i, {
+          ...at,
+          lastAgreedFingerprint: fingerprint(state),
+          message: `move ${i}: ${(err as Error).message}`,
+        }),
       };
     }
     if (onStep) onStep(state, i);
@@ -382,7 +391,15 @@ export function readGameForParity(db: GameDb, gameId: string): StoredGame | unde
     parityStmts.set(db.sqlite, st);
   }
   const g = st.game.get(gameId) as
-    | { game_id: string; board_type: string; num_players: bigint; rng_seed: bigint | null; game_status: string; winner: bigint | null; metadata_json: string | null }
+    | {
+        game_id: string;
+        board_type: string;
+        num_players: bigint;
+        rng_seed: bigint | null;
+        game_status: string;
+        winner: bigint | null;
+        metadata_json: string | null;
+      }
     | undefined;
   if (!g) return undefined;
   const init = st.init.get(gameId) as { initial_state_json: string; compressed: number | null } | undefined;
@@ -434,7 +451,8 @@ export function validateGames(db: GameDb, gameIds: string[], opts: ValidateOptio
   const flush = () => {
     if (!write || pendingWrites.length === 0) return;
     db.sqlite.transaction(() => {
-      for (const [id, r] of pendingWrites) setParity(db, id, { status: r.status, checkedAt: opts.checkedAt, divergenceMove: r.divergenceMove });
+      for (const [id, r] of pendingWrites)
+        setParity(db, id, { status: r.status, checkedAt: opts.checkedAt, divergenceMove: r.divergenceMove });
     })();
     pendingWrites.length = 0;
   };
@@ -444,7 +462,14 @@ export function validateGames(db: GameDb, gameIds: string[], opts: ValidateOptio
     try {
       game = readGameForParity(db, id);
     } catch (err) {
-      r = { gameId: id, status: 'error', divergenceMove: null, reason: 'engine_error', message: `cannot read game: ${(err as Error).message}`, moves: 0 };
+      r = {
+        gameId: id,
+        status: 'error',
+        divergenceMove: null,
+        reason: 'engine_error',
+        message: `cannot read game: ${(err as Error).message}`,
+        moves: 0,
+      };
     }
     if (game) {
       const ours = replayGame(game);
@@ -487,7 +512,16 @@ export interface ParityReport extends ParityCounts {
 
 export function buildParityReport(
   parts: ParityBatchResult[],
-  info: { db: string; dbSha256?: string; checkedAt: string; sample?: number | null; seed?: number; failThreshold: number; elapsedSeconds?: number; external?: string | null },
+  info: {
+    db: string;
+    dbSha256?: string;
+    checkedAt: string;
+    sample?: number | null;
+    seed?: number;
+    failThreshold: number;
+    elapsedSeconds?: number;
+    external?: string | null;
+  },
 ): ParityReport {
   const sum: ParityBatchResult = { total: 0, passed: 0, failed: 0, error: 0, problems: [], movesReplayed: 0 };
   for (const p of parts) {
@@ -528,7 +562,9 @@ export function formatParityReport(rep: ParityReport, maxGames = 50): string {
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const lines: string[] = [];
   lines.push(`parity validation of ${rep.db}${rep.dbSha256 ? ` (sha256 ${rep.dbSha256.slice(0, 16)}…)` : ''}`);
-  lines.push(`checked at ${rep.checkedAt}; ${rep.sample === null ? 'all games' : `seeded sample of ${rep.sample} (seed ${rep.seed})`}${rep.external ? `; external replayer: ${rep.external}` : ''}`);
+  lines.push(
+    `checked at ${rep.checkedAt}; ${rep.sample === null ? 'all games' : `seeded sample of ${rep.sample} (seed ${rep.seed})`}${rep.external ? `; external replayer: ${rep.external}` : ''}`,
+  );
   lines.push(
     `games ${rep.total}: passed ${rep.passed}, failed ${rep.failed}, error ${rep.error}; failure rate ${pct(rep.failureRate)} (threshold ${pct(rep.failThreshold)}) → ${rep.ok ? 'OK' : 'FAILED'}`,
   );
@@ -536,7 +572,9 @@ export function formatParityReport(rep: ParityReport, maxGames = 50): string {
   for (const p of rep.problems.slice(0, maxGames)) {
     lines.push('');
     const where = p.divergenceMove === null ? 'no move' : `move ${p.divergenceMove}${p.moveType ? ` (${p.moveType})` : ''}`;
-    lines.push(`${p.status.toUpperCase()} ${p.gameId}: ${where}: ${p.reason ?? ''}${p.engine && p.engine !== 'ours' ? ` [${p.engine}]` : ''}`);
+    lines.push(
+      `${p.status.toUpperCase()} ${p.gameId}: ${where}: ${p.reason ?? ''}${p.engine && p.engine !== 'ours' ? ` [${p.engine}]` : ''}`,
+    );
     if (p.message) lines.push(`  ${p.message}`);
     if (p.expectedHash !== undefined) lines.push(`  expected hash      ${p.expectedHash ?? '(none stored)'}`);
     if (p.actualHash !== undefined) lines.push(`  actual hash        ${p.actualHash}`);
@@ -584,7 +622,9 @@ export function probeGameDb(file: string): GameDbSummary {
         return undefined;
       }
     };
-    const groups = sqlite.prepare('SELECT board_type AS b, num_players AS n, COUNT(*) AS c FROM games GROUP BY board_type, num_players').all() as Array<{
+    const groups = sqlite
+      .prepare('SELECT board_type AS b, num_players AS n, COUNT(*) AS c FROM games GROUP BY board_type, num_players')
+      .all() as Array<{
       b: string;
       n: number;
       c: number;
@@ -592,11 +632,15 @@ export function probeGameDb(file: string): GameDbSummary {
     if (groups.length > 1) throw new Error(`${file} mixes configurations: ${groups.map((g) => `${g.c} ${g.b} ${g.n}p`).join(', ')}`);
     const boardType = groups[0]?.b ?? meta('pipeline_board_type');
     const numPlayers = Number(groups[0]?.n ?? meta('pipeline_num_players'));
-    if (!boardType || !Number.isInteger(numPlayers)) throw new Error(`${file}: cannot tell its board type / player count (no games and no pipeline metadata)`);
+    if (!boardType || !Number.isInteger(numPlayers))
+      throw new Error(`${file}: cannot tell its board type / player count (no games and no pipeline metadata)`);
     const parity: Record<string, number> = {};
     const total = groups[0] ? Number(groups[0].c) : 0;
     try {
-      for (const r of sqlite.prepare("SELECT COALESCE(parity_status, 'pending') AS s, COUNT(*) AS c FROM games GROUP BY 1").all() as Array<{ s: string; c: number }>) {
+      for (const r of sqlite.prepare("SELECT COALESCE(parity_status, 'pending') AS s, COUNT(*) AS c FROM games GROUP BY 1").all() as Array<{
+        s: string;
+        c: number;
+      }>) {
         parity[r.s] = Number(r.c);
       }
     } catch {

@@ -39,7 +39,10 @@ test('worker on an unknown queue names the configured ones', () => {
 test('gpu worker refuses to start without a GPU unless --force', { skip: hasNvidiaSmi() ? 'this machine has a GPU' : false }, () => {
   const r = ringrift(['worker', '--queue', 'gpu']);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'ringrift: no GPU detected (nvidia-smi found none): the gpu worker will not start; pass --force to start it anyway');
+  assert.equal(
+    r.stderr,
+    'ringrift: no GPU detected (nvidia-smi found none): the gpu worker will not start; pass --force to start it anyway',
+  );
 });
 
 test('worker with no server to reach', () => {

@@ -76,7 +76,9 @@ export function liveChildCount(): number {
 export async function killAllChildren(graceMs = 3000): Promise<void> {
   const children = [...live];
   if (children.length === 0) return;
-  const exited = children.map((c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))));
+  const exited = children.map(
+    (c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))),
+  );
   children.forEach((c) => killGroup(c, 'SIGTERM'));
   const timer = setTimeout(() => children.forEach((c) => killGroup(c, 'SIGKILL')), graceMs);
   await Promise.all(exited);

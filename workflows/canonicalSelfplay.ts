@@ -50,7 +50,11 @@ export function planShards(input: Pick<SelfplayInput, 'numGames' | 'shardSize' |
 export async function canonicalSelfplay(input: SelfplayInput): Promise<SelfplayResult> {
   const { workflowId } = workflowInfo();
   const plan = planShards(input, workflowId);
-  const { progress, update } = trackShards('selfplay', 'games', plan.map((s) => s.numGames));
+  const { progress, update } = trackShards(
+    'selfplay',
+    'games',
+    plan.map((s) => s.numGames),
+  );
   setHandler(progressQuery, () => progress);
   setHandler(shardProgressSignal, ({ shard, done }) => update(shard, done));
 

@@ -31,11 +31,7 @@ async function probe(queue: string, scheduleToStartSeconds: number): Promise<Pro
   try {
     return await probeHost();
   } catch (err) {
-    if (
-      err instanceof ActivityFailure &&
-      err.cause instanceof TimeoutFailure &&
-      err.cause.timeoutType === 'SCHEDULE_TO_START'
-    ) {
+    if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START') {
       return 'no worker polling';
     }
     return err instanceof Error ? err : new Error(String(err));

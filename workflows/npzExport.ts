@@ -50,7 +50,8 @@ export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflo
         'NpzExport:nothing_passed',
         'NpzExport:output_exists',
         'NpzExport:mixed_config',
-        'NpzExport:bad_option', 'NpzExport:too_large',
+        'NpzExport:bad_option',
+        'NpzExport:too_large',
       ],
     },
   });

@@ -63,8 +63,10 @@ export function parityInputFromOptions(
   const sample = o.sample !== undefined ? parseInt10('--sample', o.sample, 1) : null;
   const seed = o.seed !== undefined ? parseInt10('--seed', o.seed, 0, 0xffffffff) : 0;
   const shardSize = o.shardSize !== undefined ? parseInt10('--shard-size', o.shardSize, 1) : defaults.shardSize;
-  const failThreshold = o.failThreshold !== undefined ? parseFraction('--fail-threshold', o.failThreshold, 0, 1, false, false) : defaults.fail_threshold;
-  if (o.external !== undefined && o.external.trim() === '') throw new UserError('--external: give the replayer command line, e.g. "python3 replay.py"');
+  const failThreshold =
+    o.failThreshold !== undefined ? parseFraction('--fail-threshold', o.failThreshold, 0, 1, false, false) : defaults.fail_threshold;
+  if (o.external !== undefined && o.external.trim() === '')
+    throw new UserError('--external: give the replayer command line, e.g. "python3 replay.py"');
   const info = checkGameDb(db);
   const reportDir = path.resolve(o.reportDir ?? path.dirname(db));
   try {
@@ -105,13 +107,19 @@ export function registerParityValidation(run: Command): void {
     .action(async (o: ParityOptions, cmd: Command) => {
       const cfg = cliConfig(cmd);
       const d = cfg.pipeline.phases.parity_validation;
-      const { input, info } = parityInputFromOptions(o, { shardSize: d.shardSize, fail_threshold: d.fail_threshold, ...(d.queue ? { queue: d.queue } : {}) });
+      const { input, info } = parityInputFromOptions(o, {
+        shardSize: d.shardSize,
+        fail_threshold: d.fail_threshold,
+        ...(d.queue ? { queue: d.queue } : {}),
+      });
       const key = `${info.boardType}_${info.numPlayers}p`;
       const workflowId = o.workflowId ?? `parity-${key}-${timestamp()}`;
       const selected = input.sample === null ? info.games : Math.min(input.sample, info.games);
       const shards = planParityShards(selected, input.shardSize);
       if (o.dryRun) {
-        const status = Object.entries(info.parity).map(([k, v]) => `${k} ${v}`).join(', ');
+        const status = Object.entries(info.parity)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
         console.log(`dry run: parity_validation ${key}, nothing started`);
         console.log(`  workflow id:  ${workflowId}`);
         console.log(`  DB:           ${input.db} (${info.games} games; parity now: ${status})`);
@@ -154,7 +162,10 @@ interface NpzOptions {
   wait?: boolean;
 }
 
-export function npzInputFromOptions(o: NpzOptions, defaults: { split_ratio: number; queue?: string }): { input: NpzExportInput; info: GameDbSummary; output: string } {
+export function npzInputFromOptions(
+  o: NpzOptions,
+  defaults: { split_ratio: number; queue?: string },
+): { input: NpzExportInput; info: GameDbSummary; output: string } {
   const db = path.resolve(o.db);
   const splitRatio = o.splitRatio !== undefined ? parseFraction('--split-ratio', o.splitRatio, 0, 1, true, true) : defaults.split_ratio;
   const splitSeed = o.splitSeed !== undefined ? parseInt10('--split-seed', o.splitSeed, 0, 0xffffffff) : 0;
@@ -165,7 +176,9 @@ export function npzInputFromOptions(o: NpzOptions, defaults: { split_ratio: numb
   const info = checkGameDb(db);
   const passed = info.parity['passed'] ?? 0;
   if (passed === 0) {
-    throw new UserError(`--db: none of the ${info.games} games in ${db} passed parity: run 'ringrift pipeline run parity_validation --db ${db}' first`);
+    throw new UserError(
+      `--db: none of the ${info.games} games in ${db} passed parity: run 'ringrift pipeline run parity_validation --db ${db}' first`,
+    );
   }
   const outputDir = path.resolve(o.outputDir);
   try {
@@ -176,12 +189,22 @@ export function npzInputFromOptions(o: NpzOptions, defaults: { split_ratio: numb
   }
   const output = path.join(outputDir, o.outputName ?? defaultNpzName(db, info.boardType, info.numPlayers));
   if (fs.existsSync(output)) {
-    throw new UserError(`--output-dir: ${output} already exists; an existing dataset is never overwritten (remove it, or pick another --output-dir / --output-name)`);
+    throw new UserError(
+      `--output-dir: ${output} already exists; an existing dataset is never overwritten (remove it, or pick another --output-dir / --output-name)`,
+    );
   }
   return {
     info,
     output,
-    input: { db, outputDir, outputName: o.outputName ?? null, splitRatio, splitSeed, maxGames, ...(defaults.queue ? { activityQueue: defaults.queue } : {}) },
+    input: {
+      db,
+      outputDir,
+      outputName: o.outputName ?? null,
+      splitRatio,
+      splitSeed,
+      maxGames,
+      ...(defaults.queue ? { activityQueue: defaults.queue } : {}),
+    },
   };
 }
 

@@ -56,7 +56,13 @@ async function startServer(cfg: LoadedConfig): Promise<void> {
   const child = spawnDevServer(spec);
   let exited = false;
   child.once('exit', () => (exited = true));
-  writePidRecord(stateDir, { name: 'temporal', pid: child.pid!, marker: dbFile, startedAt: new Date().toISOString(), logFile: spec.logFile });
+  writePidRecord(stateDir, {
+    name: 'temporal',
+    pid: child.pid!,
+    marker: dbFile,
+    startedAt: new Date().toISOString(),
+    logFile: spec.logFile,
+  });
   process.stdout.write(`starting temporal dev server on ${dev.ip}:${dev.port} (state ${dbFile}) ...`);
   try {
     await waitForTemporal(`${dev.ip}:${dev.port}`, temporal.namespace, dev.startTimeoutSeconds * 1000, () => !exited);
@@ -64,7 +70,10 @@ async function startServer(cfg: LoadedConfig): Promise<void> {
     process.stdout.write('\n');
     removePidRecord(stateDir, 'temporal');
     if (!exited) await stopProcess(child.pid!, 5000);
-    throw new UserError(`temporal dev server did not start: ${(err as Error).message}\n--- ${spec.logFile} (last lines) ---\n${tailFile(spec.logFile)}`, 1);
+    throw new UserError(
+      `temporal dev server did not start: ${(err as Error).message}\n--- ${spec.logFile} (last lines) ---\n${tailFile(spec.logFile)}`,
+      1,
+    );
   }
   console.log(' ready');
 }
@@ -74,7 +83,9 @@ async function registerSearchAttributes(cfg: LoadedConfig): Promise<void> {
   const conn = await Connection.connect({ address: `${dev.ip}:${dev.port}` });
   try {
     const added = await ensureSearchAttributes(conn, temporal.namespace, searchAttributes);
-    console.log(`search attributes: ${Object.keys(searchAttributes).join(', ')}${added.length ? ` (added ${added.join(', ')})` : ' (present)'}`);
+    console.log(
+      `search attributes: ${Object.keys(searchAttributes).join(', ')}${added.length ? ` (added ${added.join(', ')})` : ' (present)'}`,
+    );
   } finally {
     await conn.close();
   }
@@ -113,7 +124,11 @@ async function startWorkers(cfg: LoadedConfig, cfgDir: string): Promise<void> {
     const log = fs.openSync(logFile, 'a');
     // The dev server is local: point the worker at it whatever the environment says.
     const env = { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: `${cfg.pipeline.dev.ip}:${cfg.pipeline.dev.port}` };
-    const child = spawn(RINGRIFT_BIN, ['--config', cfgDir, 'worker', '--queue', queue], { detached: true, stdio: ['ignore', log, log], env });
+    const child = spawn(RINGRIFT_BIN, ['--config', cfgDir, 'worker', '--queue', queue], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env,
+    });
     fs.closeSync(log);
     child.unref();
     let exited = false;

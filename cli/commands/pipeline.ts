@@ -67,7 +67,10 @@ interface SelfplayOptions {
   wait?: boolean;
 }
 
-export function selfplayInputFromOptions(o: SelfplayOptions, defaults: { shardSize: number; maxMoves: number; playerMix: string[]; heartbeatTimeoutSeconds: number; queue?: string }): SelfplayInput {
+export function selfplayInputFromOptions(
+  o: SelfplayOptions,
+  defaults: { shardSize: number; maxMoves: number; playerMix: string[]; heartbeatTimeoutSeconds: number; queue?: string },
+): SelfplayInput {
   const boardType = parseBoard(o.board);
   const numPlayers = parseIntOption('--players', o.players, 2, 4);
   const numGames = parseIntOption('--num-games', o.numGames, 1);
@@ -167,7 +170,9 @@ async function showStatus(cmd: Command, workflowId: string | undefined): Promise
       const rows: string[] = [];
       for await (const wf of client.workflow.list({ query: `RingRiftPhase != ''` })) {
         const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
-        rows.push(`${wf.workflowId.padEnd(44)} ${String(sa.RingRiftPhase?.[0] ?? '').padEnd(20)} ${wf.status.name.padEnd(11)} ${wf.startTime.toISOString()}`);
+        rows.push(
+          `${wf.workflowId.padEnd(44)} ${String(sa.RingRiftPhase?.[0] ?? '').padEnd(20)} ${wf.status.name.padEnd(11)} ${wf.startTime.toISOString()}`,
+        );
         if (rows.length >= 20) break;
       }
       console.log(rows.length ? rows.join('\n') : 'no pipeline runs yet: start one with `ringrift pipeline run canonical_selfplay …`');
@@ -178,12 +183,15 @@ async function showStatus(cmd: Command, workflowId: string | undefined): Promise
     try {
       desc = await handle.describe();
     } catch (err) {
-      if ((err as Error).name === 'WorkflowNotFoundError') throw new UserError(`no workflow with id ${workflowId} (list runs with: ringrift pipeline status)`);
+      if ((err as Error).name === 'WorkflowNotFoundError')
+        throw new UserError(`no workflow with id ${workflowId} (list runs with: ringrift pipeline status)`);
       throw err;
     }
     const sa = desc.searchAttributes as Record<string, unknown[] | undefined>;
     console.log(`workflow: ${workflowId} (${desc.type})`);
-    console.log(`status:   ${desc.status.name}${desc.closeTime ? ` at ${desc.closeTime.toISOString()}` : ''}, started ${desc.startTime.toISOString()}`);
+    console.log(
+      `status:   ${desc.status.name}${desc.closeTime ? ` at ${desc.closeTime.toISOString()}` : ''}, started ${desc.startTime.toISOString()}`,
+    );
     console.log(`config:   ${String(sa.RingRiftConfigKey?.[0] ?? '?')}, phase ${String(sa.RingRiftPhase?.[0] ?? '?')}`);
     console.log(`web UI:   ${uiLink(cfg, workflowId)}`);
     try {
@@ -198,7 +206,9 @@ async function showStatus(cmd: Command, workflowId: string | undefined): Promise
     for (const a of raw) {
       const state = a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED ? 'running' : 'scheduled';
       const failure = a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : '';
-      console.log(`  activity ${a.activityType?.name ?? '?'} (${a.activityId}): ${state}, attempt ${a.attempt ?? 1}${a.lastWorkerIdentity ? ` on ${a.lastWorkerIdentity}` : ''}${failure}`);
+      console.log(
+        `  activity ${a.activityType?.name ?? '?'} (${a.activityId}): ${state}, attempt ${a.attempt ?? 1}${a.lastWorkerIdentity ? ` on ${a.lastWorkerIdentity}` : ''}${failure}`,
+      );
     }
     if (desc.status.name === 'FAILED' || desc.status.name === 'TERMINATED' || desc.status.name === 'TIMED_OUT') {
       try {

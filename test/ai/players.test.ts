@@ -13,7 +13,10 @@ const TRACES = path.resolve(__dirname, '../../../shared/ringrift-reference/trace
 test('player specs parse, and bad ones name the choices', () => {
   assert.deepEqual(parsePlayerSpec('random'), { kind: 'random' });
   assert.deepEqual(parsePlayerSpec(' heuristic '), { kind: 'heuristic' });
-  assert.throws(() => parsePlayerSpec('greedy'), (e: Error) => e instanceof PlayerSpecError && e.message === 'unknown player "greedy": use one of random, heuristic');
+  assert.throws(
+    () => parsePlayerSpec('greedy'),
+    (e: Error) => e instanceof PlayerSpecError && e.message === 'unknown player "greedy": use one of random, heuristic',
+  );
   assert.throws(() => parsePlayerSpec('mcts:model.onnx'), PlayerSpecError);
 });
 
@@ -25,7 +28,10 @@ test('seat specs: one spec fills every seat; one per seat rotates per game', () 
 });
 
 test('the random player with a trace seed reproduces the reference game move for move', () => {
-  const line = zlib.gunzipSync(fs.readFileSync(path.join(TRACES, 'square8_2p.jsonl.gz'))).toString('utf8').split('\n')[0]!;
+  const line = zlib
+    .gunzipSync(fs.readFileSync(path.join(TRACES, 'square8_2p.jsonl.gz')))
+    .toString('utf8')
+    .split('\n')[0]!;
   const trace = JSON.parse(line) as { seed: number; steps: { move: Record<string, unknown>; hash: string }[] };
   const game = playGame({ boardType: 'square8', numPlayers: 2, seed: trace.seed, seats: ['random', 'random'], maxMoves: 3000 });
   assert.equal(game.moves.length, trace.steps.length);

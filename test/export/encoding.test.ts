@@ -78,7 +78,14 @@ for (const file of traceFiles) {
       const s = createInitialState({ boardType: bt, numPlayers: g.numPlayers, seed: g.seed, rulesOptions: g.rulesOptions ?? {} });
       const snapshot = (legal: string[] | undefined, where: string): void => {
         states++;
-        if (legal) checkSet(bt, s, legal.map((k) => parseMove(k)), where, stats);
+        if (legal)
+          checkSet(
+            bt,
+            s,
+            legal.map((k) => parseMove(k)),
+            where,
+            stats,
+          );
         else {
           const own = legalMoves(s);
           checkSet(bt, s, own, where, stats, own);
@@ -164,7 +171,10 @@ test('feature planes and globals: shapes, seat rotation, value ranges', () => {
     // stacks of the player to move are on plane 0
     let mine = 0;
     for (let i = 0; i < lay.n; i++) if (s.ctrl[i] === s.currentPlayer) mine++;
-    assert.equal(f.subarray(0, H * W).reduce((a, b) => a + b, 0), mine);
+    assert.equal(
+      f.subarray(0, H * W).reduce((a, b) => a + b, 0),
+      mine,
+    );
     const gl = new Float32Array(NUM_GLOBALS);
     encodeGlobals(s, gl, 0);
     for (const v of gl) assert.ok(v >= 0 && v <= 1);

@@ -191,12 +191,29 @@ test('npz export refuses: existing output (untouched), DB with no games, nothing
     );
     assert.equal(fs.readFileSync(existing, 'utf8'), 'a larger dataset');
     await assert.rejects(
-      exportNpz(db, { output: path.join(dir, 'b.npz'), splitRatio: 0.9, sourceSha256: 'x', gitCommit: 'y', createdAt: NOW, maxFeatureBytes: 1000 }),
+      exportNpz(db, {
+        output: path.join(dir, 'b.npz'),
+        splitRatio: 0.9,
+        sourceSha256: 'x',
+        gitCommit: 'y',
+        createdAt: NOW,
+        maxFeatureBytes: 1000,
+      }),
       (e: unknown) => e instanceof NpzExportError && e.code === 'too_large' && /export at most 1 games at a time/.test(e.message),
     );
-    const one = await exportNpz(db, { output: path.join(dir, 'c.npz'), splitRatio: 0.9, sourceSha256: 'x', gitCommit: 'y', createdAt: NOW, maxGames: 1 });
+    const one = await exportNpz(db, {
+      output: path.join(dir, 'c.npz'),
+      splitRatio: 0.9,
+      sourceSha256: 'x',
+      gitCommit: 'y',
+      createdAt: NOW,
+      maxGames: 1,
+    });
     assert.equal(one.games, 1);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp')), []);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.tmp')),
+      [],
+    );
   } finally {
     closeGameDb(db);
   }
@@ -221,11 +238,17 @@ test('soft policy targets from move_probs (keyed by move key, or a list of {move
   const s = createInitialState({ boardType: 'square8', numPlayers: 2 });
   const [a, b] = legalMoves(s);
   const byKey = softPolicy('square8', { [moveKey(a)]: 3, [moveKey(b)]: 1 })!;
-  assert.deepEqual([...byKey.entries()].sort(), [
-    [encodeMove('square8', a), 0.75],
-    [encodeMove('square8', b), 0.25],
-  ].sort());
-  const list = softPolicy('square8', [{ move: a, prob: 0.5 }, { move: b, p: 0.5 }])!;
+  assert.deepEqual(
+    [...byKey.entries()].sort(),
+    [
+      [encodeMove('square8', a), 0.75],
+      [encodeMove('square8', b), 0.25],
+    ].sort(),
+  );
+  const list = softPolicy('square8', [
+    { move: a, prob: 0.5 },
+    { move: b, p: 0.5 },
+  ])!;
   assert.equal(list.size, 2);
   assert.equal(softPolicy('square8', 'nonsense'), null);
   assert.equal(softPolicy('square8', { '{"type":"bogus"}': 1 }), null);

@@ -54,7 +54,9 @@ test('parity_validation and npz_export phases end to end on a real Temporal serv
   assert.equal(res.failed, 1);
   assert.equal(res.shards.length, 3);
   assert.equal(res.ok, true);
-  const report = JSON.parse(fs.readFileSync(res.report.path, 'utf8')) as { problems: { gameId: string; divergenceMove: number; expectedHash: string }[] };
+  const report = JSON.parse(fs.readFileSync(res.report.path, 'utf8')) as {
+    problems: { gameId: string; divergenceMove: number; expectedHash: string }[];
+  };
   assert.deepEqual(
     report.problems.map((p) => [p.gameId, p.divergenceMove, p.expectedHash]),
     [[ids[4], 9, 'deadbeefdeadbeef']],
@@ -91,7 +93,11 @@ test('parity_validation and npz_export phases end to end on a real Temporal serv
   assert.ok(fs.existsSync(exp.manifest));
   const py = spawnSync(
     PYTHON,
-    ['-c', "import numpy as np,sys; z=np.load(sys.argv[1], allow_pickle=False); print(z['features'].shape[0], str(z['git_commit']), len(z['game_ids']))", exp.output.path],
+    [
+      '-c',
+      "import numpy as np,sys; z=np.load(sys.argv[1], allow_pickle=False); print(z['features'].shape[0], str(z['git_commit']), len(z['game_ids']))",
+      exp.output.path,
+    ],
     { encoding: 'utf8' },
   );
   assert.equal(py.status, 0, py.stderr);
@@ -109,11 +115,30 @@ test('parity_validation and npz_export phases end to end on a real Temporal serv
   assert.ok(before.equals(fs.readFileSync(exp.output.path)));
 
   // the CLI: parity on a sample, waiting with progress
-  const cli = spawnSync(RINGRIFT_BIN, ['pipeline', 'run', 'parity_validation', '--db', dbFile, '--sample', '4', '--seed', '3', '--fail-threshold', '0.5', '--report-dir', path.join(dir, 'reports'), '--wait'], {
-    env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: server.address },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const cli = spawnSync(
+    RINGRIFT_BIN,
+    [
+      'pipeline',
+      'run',
+      'parity_validation',
+      '--db',
+      dbFile,
+      '--sample',
+      '4',
+      '--seed',
+      '3',
+      '--fail-threshold',
+      '0.5',
+      '--report-dir',
+      path.join(dir, 'reports'),
+      '--wait',
+    ],
+    {
+      env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: server.address },
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   assert.equal(cli.status, 0, cli.stdout + cli.stderr);
   assert.match(cli.stdout, /done: 4 games checked/);
 });

@@ -93,13 +93,27 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
       assert.equal(g.steps[k]!.hashAfter, hashState(state), `${g.gameId} move ${k} after`);
     });
     if (index % 60 === 0) {
-      const local = playGame({ boardType: 'square8', numPlayers: 2, seed: gameSeed(input.seed, index), seats: seatSpecs(input.playerMix, 2, index), maxMoves: 3000 });
-      assert.deepEqual(g.moves.map((m) => moveKey(m)), local.moves.map((m) => moveKey(m)), `${g.gameId} equals a local replay`);
+      const local = playGame({
+        boardType: 'square8',
+        numPlayers: 2,
+        seed: gameSeed(input.seed, index),
+        seats: seatSpecs(input.playerMix, 2, index),
+        maxMoves: 3000,
+      });
+      assert.deepEqual(
+        g.moves.map((m) => moveKey(m)),
+        local.moves.map((m) => moveKey(m)),
+        `${g.gameId} equals a local replay`,
+      );
     }
   }
   assert.equal(ids.length, input.numGames);
   assert.deepEqual(ids.sort(), Array.from({ length: input.numGames }, (_, i) => selfplayGameId(workflowId, i)).sort());
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('.shards-')), [], 'shard DBs are cleaned up');
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.startsWith('.shards-')),
+    [],
+    'shard DBs are cleaned up',
+  );
 
   const progress = await handle.query<PhaseProgress>('progress');
   assert.equal(progress.phase, 'done');

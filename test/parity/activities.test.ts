@@ -60,7 +60,11 @@ test('parity activities: plan, a shard resumed after a crash, external replayer,
   assert.equal(res.failed, 1, 'the wrong external replayer is caught');
   assert.equal(res.passed, 4);
   assert.ok(heartbeats.length >= 3);
-  const lines = fs.readFileSync(resultsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { gameId: string });
+  const lines = fs
+    .readFileSync(resultsFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { gameId: string });
   assert.deepEqual(
     lines.map((l) => l.gameId),
     listed,
@@ -115,7 +119,16 @@ test('npz export activity: plan checks, retry after the file was written returns
   const np = await run(env, na.planNpzExport, { db, outputDir: dir, outputName: null, workflowId: 'n1' });
   assert.equal(np.output, path.join(dir, 'g.square8_2p.npz'));
   assert.equal(np.passedGames, 3);
-  const input = { workflowId: 'n1', db, dbSha256: np.dbSha256, boardType: np.boardType, numPlayers: np.numPlayers, output: np.output, splitRatio: 0.5, splitSeed: 0 };
+  const input = {
+    workflowId: 'n1',
+    db,
+    dbSha256: np.dbSha256,
+    boardType: np.boardType,
+    numPlayers: np.numPlayers,
+    output: np.output,
+    splitRatio: 0.5,
+    splitSeed: 0,
+  };
   const first = await run(env, na.exportNpzFile, input);
   assert.equal(first.games, 3);
   assert.match(first.output.sha256, /^[0-9a-f]{64}$/);

@@ -2,15 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  applyMoveTrusted,
-  createInitialState,
-  fingerprint,
-  hashState,
-  playRandomGame,
-  type BoardType,
-  type Move,
-} from '../../engine';
+import { applyMoveTrusted, createInitialState, fingerprint, hashState, playRandomGame, type BoardType, type Move } from '../../engine';
 import { closeGameDb, openGameDb, writeGame, type GameRecord, type MoveStep } from '../../store/gameDb';
 
 export function tmpDir(t: { after: (fn: () => void) => void }, prefix = 'rr-parity-'): string {
@@ -32,7 +24,16 @@ export function randomGameRecord(boardType: BoardType, numPlayers: number, seed:
     const playerBefore = s.currentPlayer;
     applyMoveTrusted(s, m);
     const after = hashState(s);
-    steps.push({ hashBefore: h, hashAfter: after, phaseBefore, phaseAfter: s.phase, playerBefore, playerAfter: s.currentPlayer, statusBefore: 'active', statusAfter: s.status });
+    steps.push({
+      hashBefore: h,
+      hashAfter: after,
+      phaseBefore,
+      phaseAfter: s.phase,
+      playerBefore,
+      playerAfter: s.currentPlayer,
+      statusBefore: 'active',
+      statusAfter: s.status,
+    });
     h = after;
   }
   return {

@@ -6,14 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { closeGameDb, openGameDb, readGame } from '../../store/gameDb';
-import {
-  buildParityReport,
-  checkGame,
-  formatParityReport,
-  sampleGameIds,
-  selectParityGames,
-  validateGames,
-} from '../../store/parity';
+import { buildParityReport, checkGame, formatParityReport, sampleGameIds, selectParityGames, validateGames } from '../../store/parity';
 import { buildDb, tmpDir } from './helpers';
 
 const NOW = '2026-11-23T12:00:00.000Z';
@@ -64,17 +57,23 @@ test('tamper test: a corrupted move and a corrupted hash are flagged in exactly 
   // game A: move 30 gets another destination/placement (changes the state or becomes illegal)
   const gameA = ids[2];
   const moveA = 30;
-  const row = raw.prepare('SELECT move_json FROM game_moves WHERE game_id = ? AND move_number = ?').get(gameA, moveA) as { move_json: string };
+  const row = raw.prepare('SELECT move_json FROM game_moves WHERE game_id = ? AND move_number = ?').get(gameA, moveA) as {
+    move_json: string;
+  };
   const mv = JSON.parse(row.move_json) as { to: { x: number; y: number }; from?: unknown; type: string };
   mv.to = { x: (mv.to.x + 3) % 8, y: (mv.to.y + 5) % 8 };
   raw.prepare('UPDATE game_moves SET move_json = ? WHERE game_id = ? AND move_number = ?').run(JSON.stringify(mv), gameA, moveA);
   // game B: the stored hash after move 17 is wrong
   const gameB = ids[5];
   const moveB = 17;
-  raw.prepare("UPDATE game_history_entries SET state_hash_after = '0123456789abcdef' WHERE game_id = ? AND move_number = ?").run(gameB, moveB);
+  raw
+    .prepare("UPDATE game_history_entries SET state_hash_after = '0123456789abcdef' WHERE game_id = ? AND move_number = ?")
+    .run(gameB, moveB);
   // game C: an unparseable move (unknown type) at move 3
   const gameC = ids[7];
-  raw.prepare(`UPDATE game_moves SET move_json = '{"type":"teleport","player":1,"to":{"x":0,"y":0}}' WHERE game_id = ? AND move_number = 3`).run(gameC);
+  raw
+    .prepare(`UPDATE game_moves SET move_json = '{"type":"teleport","player":1,"to":{"x":0,"y":0}}' WHERE game_id = ? AND move_number = 3`)
+    .run(gameC);
   // game D: move 8 is not even JSON
   const gameD = ids[0];
   raw.prepare(`UPDATE game_moves SET move_json = '{"type":"place_ring",' WHERE game_id = ? AND move_number = 8`).run(gameD);
@@ -134,7 +133,9 @@ test('parity: a wrong stored winner or initial hash is flagged; dry run writes n
   const ids = buildDb(file, 'square8', 3, 3, 40);
   const raw = new Database(file);
   raw.prepare('UPDATE games SET winner = CASE WHEN winner = 1 THEN 2 ELSE 1 END WHERE game_id = ?').run(ids[0]);
-  const init = raw.prepare('SELECT initial_state_json FROM game_initial_state WHERE game_id = ?').get(ids[1]) as { initial_state_json: string };
+  const init = raw.prepare('SELECT initial_state_json FROM game_initial_state WHERE game_id = ?').get(ids[1]) as {
+    initial_state_json: string;
+  };
   const o = JSON.parse(init.initial_state_json) as Record<string, unknown>;
   o['stateHash'] = 'ffffffffffffffff';
   raw.prepare('UPDATE game_initial_state SET initial_state_json = ? WHERE game_id = ?').run(JSON.stringify(o), ids[1]);

@@ -90,23 +90,37 @@ test('fresh DB: WAL mode, schema version recorded like GameReplayDB, config in m
   const raw = new Database(file, { readonly: true });
   try {
     const meta = Object.fromEntries(
-      (raw.prepare('SELECT key, value FROM schema_metadata').all() as Array<{ key: string; value: string }>).map((r) => [
-        r.key,
-        r.value,
-      ]),
+      (raw.prepare('SELECT key, value FROM schema_metadata').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]),
     );
     assert.equal(meta['schema_version'], String(GAME_REPLAY_SCHEMA_VERSION));
     assert.equal(meta['pipeline_board_type'], 'square8');
     assert.equal(meta['pipeline_num_players'], '2');
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-    const cols = (table: string) => (raw.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string; type: string; notnull: number }>);
+    const cols = (table: string) =>
+      raw.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string; type: string; notnull: number }>;
     const games = cols('games');
     for (const c of [
-      'game_id', 'board_type', 'num_players', 'rng_seed', 'winner', 'termination_reason', 'total_moves',
-      'source', 'engine_mode', 'parity_status', 'parity_checked_at', 'parity_divergence_move', 'created_at',
-      'game_status', 'total_turns', 'schema_version',
+      'game_id',
+      'board_type',
+      'num_players',
+      'rng_seed',
+      'winner',
+      'termination_reason',
+      'total_moves',
+      'source',
+      'engine_mode',
+      'parity_status',
+      'parity_checked_at',
+      'parity_divergence_move',
+      'created_at',
+      'game_status',
+      'total_turns',
+      'schema_version',
     ]) {
-      assert.ok(games.some((g) => g.name === c), `games.${c} missing`);
+      assert.ok(
+        games.some((g) => g.name === c),
+        `games.${c} missing`,
+      );
     }
     assert.equal(games.find((g) => g.name === 'parity_divergence_move')?.type, 'INTEGER');
     assert.equal(games.find((g) => g.name === 'game_status')?.notnull, 1);
@@ -115,7 +129,15 @@ test('fresh DB: WAL mode, schema version recorded like GameReplayDB, config in m
       assert.ok(hist.includes(c), `game_history_entries.${c} missing`);
     }
     const tables = (raw.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as Array<{ name: string }>).map((r) => r.name);
-    for (const tname of ['games', 'game_players', 'game_initial_state', 'game_moves', 'game_history_entries', 'game_state_snapshots', 'game_choices']) {
+    for (const tname of [
+      'games',
+      'game_players',
+      'game_initial_state',
+      'game_moves',
+      'game_history_entries',
+      'game_state_snapshots',
+      'game_choices',
+    ]) {
       assert.ok(tables.includes(tname), `table ${tname} missing`);
     }
   } finally {
@@ -143,10 +165,13 @@ test('writeGame/readGame round-trip preserves moves, hashes, phases, players, pa
   assert.equal(back.steps[4].statusAfter, 'completed');
   assert.equal(back.steps[0].statusBefore, 'active');
   assert.deepEqual(back.initialState, rec.initialState);
-  assert.deepEqual(back.players.map((p) => [p.seat, p.playerType, p.spec, p.aiType]), [
-    [1, 'ai', 'mcts:sims=64', 'mcts'],
-    [2, 'ai', 'heuristic:v1', 'heuristic'],
-  ]);
+  assert.deepEqual(
+    back.players.map((p) => [p.seat, p.playerType, p.spec, p.aiType]),
+    [
+      [1, 'ai', 'mcts:sims=64', 'mcts'],
+      [2, 'ai', 'heuristic:v1', 'heuristic'],
+    ],
+  );
   assert.equal(back.winner, 1);
   assert.equal(back.terminationReason, 'ring_elimination');
   assert.equal(back.source, 'self_play');
@@ -204,7 +229,10 @@ test('duplicate game id is an error unless ifExists: skip', (t) => {
   const db = openGameDb(path.join(dir, 'g.db'), { boardType: 'square8', numPlayers: 2, create: true });
   t.after(() => closeGameDb(db));
   writeGame(db, makeGame('dup', 2));
-  assert.throws(() => writeGame(db, makeGame('dup', 3)), (e: unknown) => e instanceof DuplicateGameError && /already exists/.test(e.message));
+  assert.throws(
+    () => writeGame(db, makeGame('dup', 3)),
+    (e: unknown) => e instanceof DuplicateGameError && /already exists/.test(e.message),
+  );
   assert.deepEqual(writeGame(db, makeGame('dup', 3), { ifExists: 'skip' }), { written: false });
   assert.equal(readGame(db, 'dup')?.moves.length, 2, 'original kept');
 });
@@ -248,9 +276,18 @@ test('iterateGames filters by parity status', (t) => {
   t.after(() => closeGameDb(db));
   for (const id of ['a', 'b', 'c']) writeGame(db, makeGame(id, 2));
   setParity(db, 'b', { status: 'passed', checkedAt: '2026-01-02T00:00:00Z', divergenceMove: null });
-  assert.deepEqual([...iterateGames(db)].map((g) => g.gameId), ['a', 'b', 'c']);
-  assert.deepEqual([...iterateGames(db, { parityStatus: 'passed' })].map((g) => g.gameId), ['b']);
-  assert.deepEqual([...iterateGames(db, { parityStatus: ['pending'] })].map((g) => g.gameId), ['a', 'c']);
+  assert.deepEqual(
+    [...iterateGames(db)].map((g) => g.gameId),
+    ['a', 'b', 'c'],
+  );
+  assert.deepEqual(
+    [...iterateGames(db, { parityStatus: 'passed' })].map((g) => g.gameId),
+    ['b'],
+  );
+  assert.deepEqual(
+    [...iterateGames(db, { parityStatus: ['pending'] })].map((g) => g.gameId),
+    ['a', 'c'],
+  );
   assert.equal(countGames(db, { parityStatus: 'failed' }), 0);
 });
 
@@ -392,8 +429,14 @@ print(json.dumps(out))
     ['p1', 'completed', 3, 1, 'ring_elimination', 'pending', GAME_REPLAY_SCHEMA_VERSION, 'square8', true],
   );
   assert.deepEqual(g1.move_numbers, [0, 1, 2]);
-  assert.deepEqual(g1.hashes, makeGame('p1', 3).steps.map((s) => [s.hashBefore, s.hashAfter]));
-  assert.deepEqual(g1.players, [[1, 'ai'], [2, 'ai']]);
+  assert.deepEqual(
+    g1.hashes,
+    makeGame('p1', 3).steps.map((s) => [s.hashBefore, s.hashAfter]),
+  );
+  assert.deepEqual(g1.players, [
+    [1, 'ai'],
+    [2, 'ai'],
+  ]);
   assert.deepEqual([g2.id, g2.winner, g2.termination, g2.parity], ['p2', null, 'draw', 'passed']);
 });
 
