@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createProgressSignaller } from './progressSignal';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -49,8 +50,6 @@ export interface NpzExportActivityResult extends Omit<NpzExportResult, 'output' 
   workflowId: string;
 }
 
-export const NPZ_PROGRESS_SIGNAL = 'shardProgress';
-
 /** `git rev-parse HEAD` of the code that runs the export ('unknown' outside a checkout). */
 export function gitCommit(): string {
   try {
@@ -73,17 +72,7 @@ function nonRetryable(err: unknown): never {
 }
 
 export function createNpzExportActivities(deps: { client: Client }) {
-  let lastSignal = 0;
-  const signalProgress = async (workflowId: string, done: number, force: boolean) => {
-    const now = Date.now();
-    if (!force && now - lastSignal < 1000) return;
-    lastSignal = now;
-    try {
-      await deps.client.workflow.getHandle(workflowId).signal(NPZ_PROGRESS_SIGNAL, { shard: 0, done });
-    } catch (err) {
-      log.warn('progress signal failed', { error: String(err) });
-    }
-  };
+  const signalProgress = createProgressSignaller(deps.client);
 
   return {
     /** Check the DB (exists, has games, some passed parity) and the output (absent); resolve paths. */
@@ -162,7 +151,7 @@ export function createNpzExportActivities(deps: { client: Client }) {
           onProgress: (done) => {
             gamesDone = done;
             ctx.heartbeat({ gamesDone: done });
-            void signalProgress(input.workflowId, done, false);
+            void signalProgress(input.workflowId, 0, done);
           },
         });
       } catch (err) {
@@ -183,7 +172,7 @@ export function createNpzExportActivities(deps: { client: Client }) {
       const tmp = `${out.manifest}.tmp-${process.pid}`;
       fs.writeFileSync(tmp, JSON.stringify({ ...out, sourceDb: path.resolve(input.db), sourceDbSha256: sha }, null, 2) + '\n');
       fs.renameSync(tmp, out.manifest);
-      await signalProgress(input.workflowId, res.games, true);
+      await signalProgress(input.workflowId, 0, res.games, true);
       return out;
     },
   };

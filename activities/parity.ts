@@ -2,6 +2,7 @@
 // from its results file), write the report. Artifacts travel as path + sha256.
 import fs from 'node:fs';
 import path from 'node:path';
+import { createProgressSignaller } from './progressSignal';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -107,8 +108,6 @@ export interface ParityReportResult {
   firstProblems: string[];
 }
 
-export const PARITY_PROGRESS_SIGNAL = 'shardProgress';
-
 function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, text);
@@ -151,17 +150,7 @@ export function parityWorkDir(reportDir: string, workflowId: string): string {
 }
 
 export function createParityActivities(deps: { client: Client }) {
-  let lastSignal = 0;
-  const signalProgress = async (workflowId: string, shard: number, done: number, force: boolean) => {
-    const now = Date.now();
-    if (!force && now - lastSignal < 1000) return;
-    lastSignal = now;
-    try {
-      await deps.client.workflow.getHandle(workflowId).signal(PARITY_PROGRESS_SIGNAL, { shard, done });
-    } catch (err) {
-      log.warn('progress signal failed', { error: String(err) });
-    }
-  };
+  const signalProgress = createProgressSignaller(deps.client);
 
   return {
     /** Select the games (all or a seeded sample) and write their ids to a list file. */
@@ -250,7 +239,7 @@ export function createParityActivities(deps: { client: Client }) {
           sums.error += res.error;
           sums.movesReplayed += res.movesReplayed;
           ctx.heartbeat({ done: sums.total } satisfies ParityShardHeartbeat);
-          await signalProgress(input.workflowId, input.shardIndex, sums.total, false);
+          void signalProgress(input.workflowId, input.shardIndex, sums.total);
           await new Promise((r) => setImmediate(r));
         }
       } finally {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
+import { createProgressSignaller } from './progressSignal';
 import type { Client } from '@temporalio/client';
 import type { BoardType } from '../engine';
 import { configKey, gameSeed, playGame, seatSpecs } from '../ai/selfplay';
@@ -51,8 +52,6 @@ export interface MergeResult extends ArtifactRef {
   gamesAdded: number;
   totalGames: number;
 }
-
-export const SHARD_PROGRESS_SIGNAL = 'shardProgress';
 
 export function selfplayGameId(workflowId: string, index: number): string {
   return `${workflowId}-g${String(index).padStart(6, '0')}`;
@@ -177,18 +176,7 @@ function runShardThread(input: ShardInput, signal: AbortSignal, onMessage: (m: S
 }
 
 export function createSelfplayActivities(deps: { client: Client }) {
-  const lastSignal = new Map<string, number>();
-  /** Throttled and not awaited: progress display must not slow the games down. */
-  const signalProgress = (input: ShardInput, gamesDone: number, force: boolean): Promise<void> => {
-    const now = Date.now();
-    const key = `${input.workflowId}/${input.shardIndex}`;
-    if (!force && now - (lastSignal.get(key) ?? 0) < 500) return Promise.resolve();
-    lastSignal.set(key, now);
-    return deps.client.workflow
-      .getHandle(input.workflowId)
-      .signal(SHARD_PROGRESS_SIGNAL, { shard: input.shardIndex, done: gamesDone })
-      .catch((err: unknown) => log.warn('progress signal failed', { error: String(err) }));
-  };
+  const signalProgress = createProgressSignaller(deps.client);
 
   return {
     /**
@@ -204,12 +192,11 @@ export function createSelfplayActivities(deps: { client: Client }) {
       const result = await runShardThread(input, ctx.cancellationSignal, (msg) => {
         if (msg.kind === 'game') {
           ctx.heartbeat({ gamesDone: msg.gamesDone } satisfies ShardHeartbeat);
-          void signalProgress(input, msg.gamesDone, false);
+          void signalProgress(input.workflowId, input.shardIndex, msg.gamesDone);
         } else ctx.heartbeat(hb);
       });
       if (result.resumedFrom > 0) log.info('resumed shard', { shard: input.shardIndex, committed: result.resumedFrom });
-      await signalProgress(input, result.games, true);
-      lastSignal.delete(`${input.workflowId}/${input.shardIndex}`);
+      await signalProgress(input.workflowId, input.shardIndex, result.games, true);
       return result;
     },
 

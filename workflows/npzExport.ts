@@ -1,6 +1,7 @@
 // npz export: check inputs (plan), then export parity-passed games into one compressed .npz.
-import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { NpzExportActivities, NpzExportActivityResult } from '../activities/npzExport';
+import { clearly } from './failures';
 import { progressQuery, shardProgressSignal, trackShards } from './progress';
 
 export interface NpzExportInput {
@@ -18,18 +19,6 @@ export interface NpzExportInput {
 }
 
 export type NpzExportWorkflowResult = NpzExportActivityResult & { passedGames: number; totalGames: number };
-
-/** Surface an activity's own failure message (not "Activity task failed") as the workflow's failure. */
-async function clearly<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-      throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? 'ActivityFailed');
-    }
-    throw err;
-  }
-}
 
 export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflowResult> {
   const { workflowId } = workflowInfo();

@@ -1,7 +1,8 @@
 // parity validation: plan (select games), validate them in shards (one activity each), write the
 // report; fail the phase when the failure rate exceeds fail_threshold.
-import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, ParityActivities, ParityReportResult, ParityShardResult } from '../activities/parity';
+import { clearly } from './failures';
 import { progressQuery, shardProgressSignal, trackShards } from './progress';
 
 export interface ParityInput {
@@ -31,18 +32,6 @@ export function planParityShards(total: number, shardSize: number): { index: num
   for (let first = 0, index = 0; first < total; first += shardSize, index++)
     out.push({ index, first, count: Math.min(shardSize, total - first) });
   return out;
-}
-
-/** Surface an activity's own failure message (not "Activity task failed") as the workflow's failure. */
-async function clearly<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-      throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? 'ActivityFailed');
-    }
-    throw err;
-  }
 }
 
 export async function parityValidation(input: ParityInput): Promise<ParityResult> {
