@@ -118,4 +118,18 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
   const progress = await handle.query<PhaseProgress>('progress');
   assert.equal(progress.phase, 'done');
   assert.equal(progress.done, input.numGames);
+
+  // A second run appends to the same DB atomically; the first run's games stay as they were.
+  const more = (await client.workflow.execute('canonicalSelfplay', {
+    taskQueue: 'cpu',
+    workflowId: 'selfplay-append-test',
+    args: [{ ...input, numGames: 12, shardSize: 5, playerMix: ['random'] }],
+  })) as SelfplayResult;
+  assert.equal(more.outputDb.gamesAdded, 12);
+  assert.equal(more.outputDb.totalGames, input.numGames + 12);
+  assert.notEqual(more.outputDb.sha256, result.outputDb.sha256);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.startsWith('.shards-')),
+    [],
+  );
 });
