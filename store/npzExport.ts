@@ -19,6 +19,7 @@ import {
   GLOBAL_FEATURES,
   MAX_PLAYERS,
   NUM_GLOBALS,
+  PHASES,
   encodeFeatures,
   encodeGlobals,
   encodeMove,
@@ -317,15 +318,8 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
     opts.splitRatio,
     opts.splitSeed ?? 0,
   );
-  const PHASE_ORDER = [
-    'ring_placement',
-    'movement',
-    'capture',
-    'chain_capture',
-    'line_processing',
-    'territory_processing',
-    'forced_elimination',
-  ];
+  // Phases of positions that are still being played (the encoder's list without game_over).
+  const PHASE_ORDER: readonly string[] = PHASES.filter((p) => p !== 'game_over');
   const keptIds: string[] = [];
   const gameSplit: number[] = [];
   const skipped: string[] = [];
