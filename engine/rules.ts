@@ -3,7 +3,8 @@ import { fastMoveKey } from './keys';
 import { GameState, IllegalMoveError, bookkeeping, lineInfo, territoryInfo, type LineCells } from './state';
 import type { Move, MoveType, Position, VictoryReason } from './types';
 
-const NO_ACTION_TYPES = new Set<MoveType>([
+/** Moves that do not count as an action of the turn (forced-elimination and LPS bookkeeping). */
+export const NO_ACTION_TYPES = new Set<MoveType>([
   'no_placement_action',
   'no_movement_action',
   'no_line_action',

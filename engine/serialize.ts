@@ -1,5 +1,6 @@
 // Load a reference SerializedGameState (as used by the contract vectors) into a GameState.
 import { isBoardType } from './geometry';
+import { NO_ACTION_TYPES } from './rules';
 import { GameState, createState } from './state';
 import type { GamePhase, Move, Position } from './types';
 
@@ -31,15 +32,6 @@ function parseKey(k: string): Position {
   const parts = k.split(',').map(Number);
   return parts.length === 3 ? { x: parts[0], y: parts[1], z: parts[2] } : { x: parts[0], y: parts[1] };
 }
-
-const NO_ACTION = new Set([
-  'no_placement_action',
-  'no_movement_action',
-  'no_line_action',
-  'no_territory_action',
-  'skip_placement',
-  'skip_territory_processing',
-]);
 
 /** Build an engine state from a reference serialized state. Throws on malformed input. */
 export function stateFromSerialized(src: SerializedGameState): GameState {
@@ -80,7 +72,7 @@ export function stateFromSerialized(src: SerializedGameState): GameState {
   for (let i = hist.length - 1; i >= 0; i--) {
     const m = hist[i];
     if (m.player !== s.currentPlayer) break;
-    if (!NO_ACTION.has(m.type)) s.turnHadAction = true;
+    if (!NO_ACTION_TYPES.has(m.type)) s.turnHadAction = true;
     if (m.type === 'recovery_slide') s.turnHadRecovery = true;
     if (m.type === 'choose_territory_option' && i === hist.length - 1 && m.disconnectedRegions?.[0])
       s.pendingRegion = m.disconnectedRegions[0].spaces.map((q) => g.indexOf(q)).filter((c) => c >= 0);

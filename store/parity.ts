@@ -226,26 +226,17 @@ export function replayGame(game: StoredGame, onStep?: (state: GameState, moveInd
   const stored = game.gameStatus ?? 'completed';
   if (game.moves.length > 0 && stored === 'completed') {
     const last = game.moves.length - 1;
-    if (state.status !== 'completed') {
+    const mismatch =
+      state.status !== 'completed'
+        ? 'stored game is completed but the replay is still active'
+        : (game.winner ?? null) !== (state.winner ?? null)
+          ? `stored winner ${String(game.winner)}, replay winner ${String(state.winner)}`
+          : null;
+    if (mismatch !== null) {
       return {
         hashes,
         state,
-        result: fail(game, 'failed', 'result_mismatch', last, {
-          actualHash: h,
-          actualFingerprint: fingerprint(state),
-          message: 'stored game is completed but the replay is still active',
-        }),
-      };
-    }
-    if ((game.winner ?? null) !== (state.winner ?? null)) {
-      return {
-        hashes,
-        state,
-        result: fail(game, 'failed', 'result_mismatch', last, {
-          actualHash: h,
-          actualFingerprint: fingerprint(state),
-          message: `stored winner ${String(game.winner)}, replay winner ${String(state.winner)}`,
-        }),
+        result: fail(game, 'failed', 'result_mismatch', last, { actualHash: h, actualFingerprint: fingerprint(state), message: mismatch }),
       };
     }
   }
