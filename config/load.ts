@@ -37,6 +37,7 @@ const ENV_OVERRIDES: { env: string; path: string[]; kind: 'string' | 'int' | 'bo
   { env: 'RINGRIFT_STATE_DIR', path: ['dev', 'stateDir'], kind: 'string' },
   { env: 'RINGRIFT_DEV_PORT', path: ['dev', 'port'], kind: 'int' },
   { env: 'RINGRIFT_UI_PORT', path: ['dev', 'uiPort'], kind: 'int' },
+  { env: 'RINGRIFT_REGISTRY_DIR', path: ['registry', 'dir'], kind: 'string' },
 ];
 
 function readYaml(file: string): { value?: unknown; problems: string[] } {

@@ -60,6 +60,10 @@ export const pipelineSchema = z.strictObject({
     shutdownGraceSeconds: seconds,
     queues: z.record(queueName, queueSettings),
   }),
+  registry: z.strictObject({
+    /** the model registry folder (store/registry.ts); relative paths are under the repository root */
+    dir: z.string().min(1),
+  }),
   health: z.strictObject({
     queues: z.array(queueName).min(1),
     scheduleToStartSeconds: seconds,
@@ -94,7 +98,6 @@ export const pipelineSchema = z.strictObject({
     }),
     promote: z.strictObject({
       minEloGain: z.number(),
-      registryDir: z.string().min(1),
     }),
   }),
 });
