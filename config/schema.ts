@@ -87,9 +87,24 @@ export const pipelineSchema = z.strictObject({
     }),
     train: z.strictObject({
       ...phaseBase,
-      epochs: positiveInt,
+      /** where the activity runs when no worker polls `queue` */
+      fallbackQueue: queueName,
+      steps: positiveInt,
       batchSize: positiveInt,
       learningRate: z.number().positive(),
+      weightDecay: z.number().min(0),
+      /** null: the trainer's default (a tenth of the steps, at most 200) */
+      warmupSteps: z.number().int().min(0).nullable().default(null),
+      /** cpu (small, the default) or gpu (larger); blocks/channels override it */
+      preset: z.enum(['cpu', 'gpu']),
+      blocks: positiveInt.nullable().default(null),
+      channels: positiveInt.nullable().default(null),
+      /** sample from the newest NPZ files up to this many positions */
+      windowPositions: positiveInt,
+      checkpointEvery: positiveInt,
+      /** torch threads on a CPU host; null lets torch choose */
+      threads: positiveInt.nullable().default(null),
+      heartbeatTimeoutSeconds: seconds,
     }),
     gauntlet: z.strictObject({
       ...phaseBase,
