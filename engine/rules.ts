@@ -130,11 +130,9 @@ export function rawLegalMoves(s: GameState, keys?: string[]): Move[] {
         }
       }
       if (s.mustMoveFrom < 0 && s.recoveryEligible(p)) {
-        const rec = recoveryMoves(s, p);
-        if (rec.length) {
-          for (const m of rec) out.push(m);
-          out.push(bookkeeping('skip_recovery', p));
-        }
+        // a recovery-eligible player may always decline recovery, even with no slide available
+        for (const m of recoveryMoves(s, p)) out.push(m);
+        out.push(bookkeeping('skip_recovery', p));
       }
       if (out.length === 0) out.push(bookkeeping('no_movement_action', p));
       return out;
@@ -374,13 +372,22 @@ function endTurn(s: GameState): void {
     complete(s, v, null);
     return;
   }
+  startTurn(s, nextSeatWithMaterial(s, s.currentPlayer));
+}
+
+/**
+ * The seat after `p` in turn order, passing over every player with no rings anywhere (none in
+ * hand, none in any stack, buried ones included). Used at every turn end, including the one after
+ * a forced elimination.
+ */
+function nextSeatWithMaterial(s: GameState, p: number): number {
   const np = s.numPlayers;
-  let next = (s.currentPlayer % np) + 1;
+  let next = (p % np) + 1;
   for (let k = 0; k < np - 1; k++) {
     if (s.hasMaterial(next)) break;
     next = (next % np) + 1;
   }
-  startTurn(s, next);
+  return next;
 }
 
 function enterLinePhase(s: GameState): void {
@@ -616,12 +623,13 @@ export function applyMoveUnchecked(s: GameState, m: Move, runHostChecks = true):
     }
     case 'process_line': {
       const line = findLineFor(s, m);
-      if (line && line.cells.length === s.coreLineLength) {
+      if (line && line.cells.length === s.lineLength) {
         collapseCells(s, line.cells, p);
         if (s.controlsAnyStack(p)) s.pendingLineReward = true;
         afterLineStep(s);
       }
-      // over-long line: the reference treats process_line as a no-op
+      // over-long line (longer than the required length, e.g. a 4-line on hex8 with 3–4 players):
+      // the reference treats process_line as a no-op
       break;
     }
     case 'choose_line_option': {
@@ -689,7 +697,7 @@ export function applyMoveUnchecked(s: GameState, m: Move, runHostChecks = true):
       s.eliminated[p] += s.removeTop(i, s.cap[i]);
       const v = evaluateVictory(s);
       if (v) complete(s, v, null);
-      else startTurn(s, (p % s.numPlayers) + 1);
+      else startTurn(s, nextSeatWithMaterial(s, p));
       break;
     }
     default:
