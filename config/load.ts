@@ -1,4 +1,5 @@
-// Loads and validates config/pipeline.yaml and config/hosts.yaml, then applies RINGRIFT_* overrides.
+// Loads and validates config/pipeline.yaml and config/hosts.yaml (a user folder's files merged over the
+// shipped ones), then applies RINGRIFT_* overrides.
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -122,14 +123,60 @@ function checkFilesExist(file: string, cfg: PipelineConfig, baseDir: string): st
   return problems;
 }
 
-/** Loads both files from `dir`. Throws ConfigError listing every problem found. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * `over` merged onto `base`: plain objects merge key by key, anything else in `over` (arrays,
+ * scalars, null) replaces the base value. Neither input is modified.
+ */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? structuredClone(base) : structuredClone(over);
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [k, v] of Object.entries(over)) out[k] = k in out ? deepMerge(out[k], v) : structuredClone(v);
+  return out;
+}
+
+/**
+ * One config file of a user folder, merged over the shipped default of the same name. A file the
+ * folder lacks means "no changes" (the shipped defaults; for hosts.yaml: the local host only,
+ * no remote hosts).
+ */
+function readMerged(dir: string, name: string): { value?: unknown; problems: string[]; present: boolean } {
+  const file = path.join(dir, name);
+  const defaults = path.join(DEFAULT_CONFIG_DIR, name);
+  const isDefault = path.resolve(dir) === path.resolve(DEFAULT_CONFIG_DIR);
+  if (isDefault) return { ...readYaml(file), present: true };
+  if (!fs.existsSync(file)) {
+    const d = readYaml(defaults);
+    return { ...d, present: false };
+  }
+  const user = readYaml(file);
+  if (!user.value) return { ...user, present: true };
+  const d = readYaml(defaults);
+  if (!d.value) return { ...d, present: true };
+  return { value: deepMerge(d.value, user.value), problems: [], present: true };
+}
+
+/**
+ * Loads both files from `dir`, each merged over the shipped default (config/pipeline.yaml,
+ * config/hosts.yaml): a user folder holds only the keys it changes. Throws ConfigError listing
+ * every problem found.
+ */
 export function loadConfig(dir: string = DEFAULT_CONFIG_DIR, env: Env = process.env): LoadedConfig {
   const pipelineFile = path.join(dir, 'pipeline.yaml');
   const hostsFile = path.join(dir, 'hosts.yaml');
   const problems: string[] = [];
 
-  const p = readYaml(pipelineFile);
-  const h = readYaml(hostsFile);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new ConfigError([`${dir}: no such config folder; pass --config <dir> with a pipeline.yaml and/or hosts.yaml in it`]);
+  }
+  const p = readMerged(dir, 'pipeline.yaml');
+  const h = readMerged(dir, 'hosts.yaml');
+  if (!p.present && !h.present) {
+    throw new ConfigError([`${dir}: holds neither pipeline.yaml nor hosts.yaml; put the keys you change in ${pipelineFile}`]);
+  }
   problems.push(...p.problems, ...h.problems);
 
   let pipeline: PipelineConfig | undefined;

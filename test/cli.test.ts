@@ -80,3 +80,54 @@ test('cluster health with the server down says how to start it', () => {
 function hasNvidiaSmi(): boolean {
   return spawnSync('nvidia-smi', ['-L']).status === 0;
 }
+
+test('a player list longer than the seats is refused, identical specs included', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrift-mix-'));
+  try {
+    const db = path.join(dir, 'games.db');
+    const base = ['pipeline', 'run', 'canonical_selfplay', '--board', 'square8', '--players', '2', '--num-games', '1', '--output-db', db];
+    for (const mix of ['random,random,random', 'random,heuristic,random']) {
+      const r = ringrift([...base, '--player-mix', mix, '--dry-run']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(
+        r.stderr,
+        'ringrift: --player-mix: 3 specs for 2 players (--players 2): give one spec for all seats, or exactly one per seat',
+      );
+    }
+    for (const mix of ['random', 'random,random', 'random,heuristic']) {
+      const r = ringrift([...base, '--player-mix', mix, '--dry-run']);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(fs.existsSync(db), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a --config folder with only the changed keys and no hosts.yaml works', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrift-partialcfg-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'pipeline.yaml'), 'phases:\n  canonical_selfplay:\n    shardSize: 7\n');
+    const db = path.join(dir, 'games.db');
+    const r = ringrift([
+      '--config',
+      dir,
+      'pipeline',
+      'run',
+      'canonical_selfplay',
+      '--board',
+      'square8',
+      '--players',
+      '2',
+      '--num-games',
+      '20',
+      '--output-db',
+      db,
+      '--dry-run',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -29,7 +29,7 @@ function problems(dir: string, env: Record<string, string> = {}): string[] {
     loadConfig(dir, env);
   } catch (err) {
     assert.ok(err instanceof ConfigError, String(err));
-    return err.problems.map((p) => p.replace(dir + path.sep, ''));
+    return err.problems.map((p) => p.replace(dir + path.sep, '').replaceAll(dir, '(dir)'));
   }
   assert.fail('expected a ConfigError');
 }
@@ -86,9 +86,17 @@ const badCases: { name: string; dir: () => string; env?: Record<string, string>;
     expect: ['pipeline.yaml: temporal: Unrecognized key: "adress"'],
   },
   {
-    name: 'missing required key',
-    dir: () => withPipeline((d) => d.deleteIn(['temporal', 'namespace'])),
-    expect: ['pipeline.yaml: temporal.namespace: Invalid input: expected string, received undefined'],
+    name: 'required key present but null',
+    dir: () => withPipeline((d) => d.setIn(['temporal', 'namespace'], null)),
+    expect: ['pipeline.yaml: temporal.namespace: Invalid input: expected string, received null'],
+  },
+  {
+    name: 'partial file: a present key of the wrong type',
+    dir: () => configDir('dev:\n  port: "x"\nphases:\n  npz_export:\n    split_ratio: 2\n'),
+    expect: [
+      'pipeline.yaml: dev.port: Invalid input: expected number, received string',
+      'pipeline.yaml: phases.npz_export.split_ratio: Too big: expected number to be <1',
+    ],
   },
   {
     name: 'address without port',
@@ -177,13 +185,14 @@ const badCases: { name: string; dir: () => string; env?: Record<string, string>;
     ],
   },
   {
-    name: 'missing file',
+    name: 'folder with neither file',
     dir: () => {
       const d = configDir();
       fs.rmSync(path.join(d, 'hosts.yaml'));
+      fs.rmSync(path.join(d, 'pipeline.yaml'));
       return d;
     },
-    expect: ['hosts.yaml: cannot read file (ENOENT); create it or pass --config <dir>'],
+    expect: ['(dir): holds neither pipeline.yaml nor hosts.yaml; put the keys you change in pipeline.yaml'],
   },
 ];
 
@@ -197,3 +206,49 @@ for (const c of badCases) {
     }
   });
 }
+
+test('a partial config folder: user keys merged over the shipped defaults, no hosts.yaml = local host only', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrift-partial-'));
+  try {
+    fs.writeFileSync(
+      path.join(dir, 'pipeline.yaml'),
+      'dev:\n  uiPort: 9333\nphases:\n  npz_export:\n    split_ratio: 0.8\nhealth:\n  queues: [gpu]\n',
+    );
+    const cfg = loadConfig(dir, {});
+    const shipped = loadConfig(DEFAULT_CONFIG_DIR, {});
+    assert.equal(cfg.pipeline.dev.uiPort, 9333);
+    assert.equal(cfg.pipeline.dev.port, shipped.pipeline.dev.port);
+    assert.equal(cfg.pipeline.phases.npz_export.split_ratio, 0.8);
+    assert.deepEqual(cfg.pipeline.phases.parity_validation, shipped.pipeline.phases.parity_validation);
+    assert.deepEqual(cfg.pipeline.health.queues, ['gpu']); // arrays replace, they do not merge
+    assert.deepEqual(cfg.pipeline.temporal, shipped.pipeline.temporal);
+    assert.deepEqual(cfg.hosts, shipped.hosts);
+    assert.deepEqual(
+      cfg.hosts.hosts.map((h) => h.name),
+      ['local'],
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a hosts.yaml alone replaces the host list; pipeline defaults stay', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrift-hosts-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'hosts.yaml'), 'hosts:\n  - {name: gpu1, address: 10.0.0.2, queues: [gpu]}\n');
+    const cfg = loadConfig(dir, {});
+    assert.deepEqual(
+      cfg.hosts.hosts.map((h) => h.name),
+      ['gpu1'],
+    );
+    assert.equal(cfg.pipeline.dev.uiPort, loadConfig(DEFAULT_CONFIG_DIR, {}).pipeline.dev.uiPort);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a config folder that does not exist', () => {
+  assert.deepEqual(problems('/nonexistent/ringrift-config'), [
+    '(dir): no such config folder; pass --config <dir> with a pipeline.yaml and/or hosts.yaml in it',
+  ]);
+});

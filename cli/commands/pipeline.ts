@@ -84,11 +84,14 @@ export function selfplayInputFromOptions(
     if (err instanceof PlayerSpecError) throw new UserError(`--player-mix: ${err.message}`);
     throw err;
   }
+  // Counted as given (before identical specs are merged): "random,random,random" is 3 specs, not 1.
+  if (playerMix.length !== 1 && playerMix.length !== numPlayers) {
+    throw new UserError(
+      `--player-mix: ${playerMix.length} specs for ${numPlayers} players (--players ${numPlayers}): give one spec for all seats, or exactly one per seat`,
+    );
+  }
   const uniqueMix = [...new Set(playerMix)];
   const mix = uniqueMix.length === 1 ? uniqueMix : playerMix;
-  if (mix.length !== 1 && mix.length !== numPlayers) {
-    throw new UserError(`--player-mix: ${mix.length} specs for ${numPlayers} players: give one spec, or one per seat`);
-  }
   const outputDb = path.resolve(o.outputDb);
   assertWritableDir(outputDb, '--output-db');
   if (fs.existsSync(outputDb)) {
