@@ -223,7 +223,10 @@ function recoveryMoves(s: GameState, p: number): Move[] {
       if (line) {
         lineMovesOut.push({ extractionStacks: [], from, option: 1, player: p, recoveryMode: 'line', to: g.pos(t), type: 'recovery_slide' });
         if (line.length > s.lineLength)
+          // option 2 (over-long line, no extraction) names the markers it collapses: the first
+          // required-length segment of the line
           lineMovesOut.push({
+            collapsePositions: line.slice(0, s.lineLength).map((c) => g.pos(c)),
             extractionStacks: [],
             from,
             option: 2,
@@ -497,6 +500,9 @@ function applyCapture(s: GameState, m: Move, p: number): number {
   s.removeTop(t, 1);
   attacker.unshift(captured);
   s.setStack(b, attacker);
+  // a target that survives is re-inserted in the reference's stack map after the landing stack:
+  // it moves to the end of the order that buried-ring extraction scans
+  if (s.rings[t]) s.seq[t] = ++s.seqCounter;
   landOnMarker(s, b, p);
   return b;
 }
@@ -588,10 +594,13 @@ export function applyMoveUnchecked(s: GameState, m: Move, runHostChecks = true):
       s.turnHadRecovery = true;
       const mode = m.recoveryMode ?? (m.option !== undefined ? 'line' : 'fallback');
       if (mode === 'stack_strike') {
+        // the extraction stack is chosen among the stacks as they were before the strike, so the
+        // struck stack itself qualifies when p's ring was buried under the ring the strike removes
+        const src = s.firstBuriedStack(p);
         s.marker[a] = 0;
         const k = s.removeTop(t, 1);
         s.eliminated[p] += k;
-        extractBuried(s, p);
+        if (src >= 0 && s.extractBottomRing(src, p)) s.eliminated[p] += 1;
       } else {
         s.marker[a] = 0;
         s.marker[t] = p;
