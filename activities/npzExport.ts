@@ -12,6 +12,7 @@ import { REPO_ROOT } from '../config/load';
 import { closeGameDb, fileSha256, openGameDb, type BoardType } from '../store/gameDb';
 import { probeGameDb } from '../store/parity';
 import { NpzExportError, defaultNpzName, exportNpz, type NpzExportResult } from '../store/npzExport';
+import { ensureWritableDir, UnwritableDirError } from '../store/safeDir';
 import type { ArtifactRef } from './parity';
 
 export interface NpzPlanInput {
@@ -68,6 +69,8 @@ function manifestPath(output: string): string {
 
 function nonRetryable(err: unknown): never {
   if (err instanceof NpzExportError) throw ApplicationFailure.nonRetryable(err.message, `NpzExport:${err.code}`);
+  if (err instanceof UnwritableDirError)
+    throw ApplicationFailure.nonRetryable(`output folder ${err.message}`, 'NpzExport:output_unwritable');
   throw err;
 }
 
@@ -90,6 +93,11 @@ export function createNpzExportActivities(deps: { client: Client }) {
           `none of the ${info.games} games in ${input.db} passed parity (run parity_validation first)`,
           'NpzExport:nothing_passed',
         );
+      }
+      try {
+        ensureWritableDir(input.outputDir);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`output folder ${(err as Error).message}`, 'NpzExport:output_unwritable');
       }
       const output = path.resolve(input.outputDir, input.outputName ?? defaultNpzName(input.db, info.boardType, info.numPlayers));
       if (fs.existsSync(output)) {

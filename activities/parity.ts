@@ -17,6 +17,7 @@ import {
   type ParityBatchResult,
 } from '../store/parity';
 import { externalHashesFor } from '../store/externalReplayer';
+import { ensureWritableDir } from '../store/safeDir';
 import { trackChild } from '../workers/childProcesses';
 
 export interface ArtifactRef {
@@ -171,7 +172,7 @@ export function createParityActivities(deps: { client: Client }) {
         closeGameDb(db);
       }
       const workDir = parityWorkDir(input.reportDir, input.workflowId);
-      fs.mkdirSync(workDir, { recursive: true });
+      ensureWritableDir(workDir);
       const listFile = path.join(workDir, 'games.txt');
       writeAtomic(listFile, ids.join('\n') + '\n');
       return {
@@ -287,7 +288,7 @@ export function createParityActivities(deps: { client: Client }) {
         elapsedSeconds,
         external: input.external,
       });
-      fs.mkdirSync(input.reportDir, { recursive: true });
+      ensureWritableDir(input.reportDir);
       const base = path.join(path.resolve(input.reportDir), `${input.workflowId}.parity-report`);
       writeAtomic(`${base}.json`, JSON.stringify(rep, null, 2) + '\n');
       writeAtomic(`${base}.txt`, formatParityReport(rep));

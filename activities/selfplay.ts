@@ -7,6 +7,7 @@ import { createProgressSignaller } from './progressSignal';
 import type { Client } from '@temporalio/client';
 import type { BoardType } from '../engine';
 import { configKey, gameSeed, playGame, seatSpecs } from '../ai/selfplay';
+import { ensureWritableDir } from '../store/safeDir';
 import { closeGameDb, countGames, fileSha256, listGameIds, mergeShardDbs, openGameDb, writeGame, type GameRecord } from '../store/gameDb';
 
 export interface ShardInput {
@@ -105,7 +106,7 @@ export type ShardMessage = { kind: 'game'; gamesDone: number } | { kind: 'alive'
 
 /** The shard loop (synchronous; runs on a worker thread): skips games the shard DB already holds. */
 export function playShard(input: ShardInput, report: (m: ShardMessage) => void): ShardResult {
-  fs.mkdirSync(path.dirname(input.shardDb), { recursive: true });
+  ensureWritableDir(path.dirname(input.shardDb));
   const db = openGameDb(input.shardDb, { boardType: input.boardType, numPlayers: input.numPlayers, create: true });
   try {
     const committed = countGames(db);

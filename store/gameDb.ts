@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensureWritableDir } from './safeDir';
 
 /** The GameReplayDB schema version this store writes (schema_metadata + games.schema_version). */
 export const GAME_REPLAY_SCHEMA_VERSION = 16;
@@ -381,7 +382,13 @@ export function openGameDb(file: string, opts: OpenGameDbOptions): GameDb {
   if (!exists && (!opts.create || readonly)) {
     throw new GameDbError(`game DB ${file} does not exist (pass create: true to create it)`);
   }
-  if (!exists) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (!exists) {
+    try {
+      ensureWritableDir(path.dirname(path.resolve(file)));
+    } catch (err) {
+      throw new GameDbError(`cannot create game DB ${file}: ${(err as Error).message}`);
+    }
+  }
 
   let sqlite: Database.Database;
   try {

@@ -28,6 +28,7 @@ import {
 } from '../ai/encoding';
 import { fileSha256, type GameDb, type StoredGame } from './gameDb';
 import { initialStateFor } from './parity';
+import { ensureWritableDir } from './safeDir';
 import { writeNpz, type NpyInput } from './npz';
 
 export const NPZ_FORMAT_VERSION = 'rr-npz-v1';
@@ -436,7 +437,7 @@ export async function exportNpz(db: GameDb, opts: NpzExportOptions): Promise<Npz
     split_ratio: { data: opts.splitRatio, dtype: '<f8' },
     split_seed: opts.splitSeed ?? 0,
   };
-  fs.mkdirSync(path.dirname(path.resolve(opts.output)), { recursive: true });
+  ensureWritableDir(path.dirname(path.resolve(opts.output)));
   try {
     await writeNpz(opts.output, arrays, { level: opts.level });
   } catch (err) {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { probeGameDb, type GameDbSummary } from '../../store/parity';
 import { defaultNpzName } from '../../store/npzExport';
+import { ensureWritableDir, UnwritableDirError } from '../../store/safeDir';
 import { planParityShards, type ParityInput, type ParityResult } from '../../workflows/parityValidation';
 import type { NpzExportInput, NpzExportWorkflowResult } from '../../workflows/npzExport';
 import { cliConfig } from '../context';
@@ -25,6 +26,16 @@ function parseFraction(name: string, value: string, lo: number, hi: number, open
     throw new UserError(`${name}: must be in ${openLo ? '(' : '['}${lo}, ${hi}${openHi ? ')' : ']'}, got ${n}`);
   }
   return n;
+}
+
+/** Creates `dir` one level at a time (never a recursive mkdir, which spins on /proc) and checks it is writable. */
+function writableDir(option: string, dir: string): void {
+  try {
+    ensureWritableDir(dir);
+  } catch (err) {
+    const why = err instanceof UnwritableDirError ? err.reason : String(err);
+    throw new UserError(`${option}: ${dir} is not writable (${why}): pick a folder you can write to`);
+  }
 }
 
 /** The DB exists, is a game DB and holds games (else a UserError naming --db). */
@@ -69,12 +80,7 @@ export function parityInputFromOptions(
     throw new UserError('--external: give the replayer command line, e.g. "python3 replay.py"');
   const info = checkGameDb(db);
   const reportDir = path.resolve(o.reportDir ?? path.dirname(db));
-  try {
-    fs.mkdirSync(reportDir, { recursive: true });
-    fs.accessSync(reportDir, fs.constants.W_OK);
-  } catch (err) {
-    throw new UserError(`--report-dir: ${reportDir} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  writableDir('--report-dir', reportDir);
   return {
     info,
     input: {
@@ -181,12 +187,7 @@ export function npzInputFromOptions(
     );
   }
   const outputDir = path.resolve(o.outputDir);
-  try {
-    fs.mkdirSync(outputDir, { recursive: true });
-    fs.accessSync(outputDir, fs.constants.W_OK);
-  } catch (err) {
-    throw new UserError(`--output-dir: ${outputDir} is not writable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  writableDir('--output-dir', outputDir);
   const output = path.join(outputDir, o.outputName ?? defaultNpzName(db, info.boardType, info.numPlayers));
   if (fs.existsSync(output)) {
     throw new UserError(

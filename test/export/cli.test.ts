@@ -75,3 +75,29 @@ test('pipeline run parity_validation / npz_export: input errors and dry runs', (
   r = ringrift(['pipeline', 'run', 'npz_export', '--db', db, '--output-dir', out, '--split-ratio', '1']);
   assert.match(r.stderr, /^ringrift: --split-ratio: must be in \(0, 1\), got 1$/);
 });
+
+test('npz_export / parity_validation with an output folder that cannot be created: one line, no hang', (t) => {
+  const dir = tmpDir(t, 'rr-cli-out-');
+  const db = path.join(dir, 'g.db');
+  buildDb(db, 'square8', 2, 2, 1, 30);
+  const h = openGameDb(db, { boardType: 'square8', numPlayers: 2 });
+  validateGames(h, selectParityGames(h), { checkedAt: '2026-01-01T00:00:00Z' });
+  closeGameDb(h);
+  const started = Date.now();
+  // a recursive mkdir under /proc spins at 100% CPU; the check must come back at once
+  let r = ringrift(['pipeline', 'run', 'npz_export', '--db', db, '--output-dir', '/proc/x', '--dry-run']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ringrift: --output-dir: \/proc\/x is not writable \([A-Z]+\): pick a folder you can write to$/);
+  r = ringrift(['pipeline', 'run', 'npz_export', '--db', db, '--output-dir', '/proc/x/y/z']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ringrift: --output-dir: \/proc\/x\/y\/z is not writable/);
+  r = ringrift(['pipeline', 'run', 'parity_validation', '--db', db, '--report-dir', '/proc/x', '--dry-run']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ringrift: --report-dir: \/proc\/x is not writable/);
+  const file = path.join(dir, 'plain-file');
+  fs.writeFileSync(file, 'x');
+  r = ringrift(['pipeline', 'run', 'npz_export', '--db', db, '--output-dir', path.join(file, 'sub')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--output-dir: .*plain-file\/sub is not writable \(.*plain-file is not a directory\)/);
+  assert.ok(Date.now() - started < 50_000);
+});
