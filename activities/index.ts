@@ -4,6 +4,7 @@ import { createHealthActivities } from './health';
 import { createParityActivities } from './parity';
 import { createNpzExportActivities } from './npzExport';
 import { createSelfplayActivities } from './selfplay';
+import { createTrainActivities } from './train';
 
 export interface ActivityDeps {
   client: Client;
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createParityActivities(deps),
     ...createNpzExportActivities(deps),
     ...createSelfplayActivities(deps),
+    ...createTrainActivities(deps),
   };
 }
 

@@ -9,7 +9,7 @@ export const SHARD_PROGRESS_SIGNAL = 'shardProgress';
 export function createProgressSignaller(client: Client, minIntervalMs = 500) {
   const last = new Map<string, number>();
   /** `final` always sends and forgets the shard's throttle state. */
-  return (workflowId: string, shard: number, done: number, final = false): Promise<void> => {
+  return (workflowId: string, shard: number, done: number, final = false, detail?: string): Promise<void> => {
     const key = `${workflowId}/${shard}`;
     const now = Date.now();
     if (!final && now - (last.get(key) ?? 0) < minIntervalMs) return Promise.resolve();
@@ -17,7 +17,7 @@ export function createProgressSignaller(client: Client, minIntervalMs = 500) {
     else last.set(key, now);
     return client.workflow
       .getHandle(workflowId)
-      .signal(SHARD_PROGRESS_SIGNAL, { shard, done })
+      .signal(SHARD_PROGRESS_SIGNAL, detail === undefined ? { shard, done } : { shard, done, detail })
       .catch((err: unknown) => log.warn('progress signal failed', { workflowId, shard, error: String(err) }));
   };
 }

@@ -5,6 +5,7 @@ import { registerWorkerCommand } from './commands/worker';
 import { registerClusterCommands } from './commands/cluster';
 import { registerEngineCommands } from './commands/engine';
 import { registerPipelineCommands } from './commands/pipeline';
+import { registerModelsCommands } from './commands/models';
 import { UserError } from './errors';
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerEngineCommands(program);
   registerPipelineCommands(program);
+  registerModelsCommands(program);
   return program;
 }
 

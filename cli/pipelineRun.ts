@@ -36,7 +36,7 @@ async function waitWithProgress(client: Client, workflowId: string): Promise<unk
   const interactive = process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar(
     {
-      format: '{phase} |{bar}| {value}/{total} {unit} | shards {shardsDone}/{shards} | {duration_formatted}',
+      format: '{phase} |{bar}| {value}/{total} {unit} | {detail} | {duration_formatted}',
       hideCursor: interactive,
       noTTYOutput: !interactive,
       notTTYSchedule: 5000,
@@ -58,8 +58,7 @@ async function waitWithProgress(client: Client, workflowId: string): Promise<unk
       const payload = {
         phase: p.phase.padEnd(8),
         unit: p.unit,
-        shards: p.shards.length,
-        shardsDone: p.shards.filter((s) => s.status === 'done').length,
+        detail: p.detail ?? `shards ${p.shards.filter((s) => s.status === 'done').length}/${p.shards.length}`,
       };
       if (!started) {
         bar.start(p.target, p.done, payload);

@@ -586,69 +586,98 @@ function decodeNpy(buf: Buffer, where: string): NpyArray {
   }
 }
 
-/** Read an .npz (as written by writeNpz) into name → array. */
-export function readNpz(file: string): Record<string, NpyArray> {
-  const buf = fs.readFileSync(file);
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
-    if (buf.readUInt32LE(i) === SIG_EOCD) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error(`${file}: not a zip archive (no end of central directory)`);
-  let entries = buf.readUInt16LE(eocd + 10);
-  let cdOffset = buf.readUInt32LE(eocd + 16);
-  if (eocd >= 20 && buf.readUInt32LE(eocd - 20) === SIG_EOCD64_LOC) {
-    const at = Number(buf.readBigUInt64LE(eocd - 20 + 8));
-    if (buf.readUInt32LE(at) !== SIG_EOCD64) throw new Error(`${file}: bad zip64 end record`);
-    entries = Number(buf.readBigUInt64LE(at + 32));
-    cdOffset = Number(buf.readBigUInt64LE(at + 48));
-  }
-  const out: Record<string, NpyArray> = {};
-  let p = cdOffset;
-  for (let k = 0; k < entries; k++) {
-    if (buf.readUInt32LE(p) !== SIG_CENTRAL) throw new Error(`${file}: bad central directory entry ${k}`);
-    const method = buf.readUInt16LE(p + 10);
-    const crc = buf.readUInt32LE(p + 16);
-    let compressed = buf.readUInt32LE(p + 20);
-    let uncompressed = buf.readUInt32LE(p + 24);
-    const nameLen = buf.readUInt16LE(p + 28);
-    const extraLen = buf.readUInt16LE(p + 30);
-    const commentLen = buf.readUInt16LE(p + 32);
-    let offset = buf.readUInt32LE(p + 42);
-    const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
-    // zip64 extra: values present for fields saturated at 0xFFFFFFFF, in this order.
-    let e = p + 46 + nameLen;
-    const eEnd = e + extraLen;
-    while (e + 4 <= eEnd) {
-      const tag = buf.readUInt16LE(e);
-      const size = buf.readUInt16LE(e + 2);
-      if (tag === 0x0001) {
-        let q = e + 4;
-        if (uncompressed === U32_MAX) {
-          uncompressed = Number(buf.readBigUInt64LE(q));
-          q += 8;
-        }
-        if (compressed === U32_MAX) {
-          compressed = Number(buf.readBigUInt64LE(q));
-          q += 8;
-        }
-        if (offset === U32_MAX) offset = Number(buf.readBigUInt64LE(q));
+/**
+ * Read an .npz (as written by writeNpz or numpy) into name → array. With `only`, just those members
+ * are read and inflated (positional reads), so metadata of a large file costs a few kilobytes.
+ */
+export function readNpz(file: string, only?: readonly string[]): Record<string, NpyArray> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const readAt = (pos: number, len: number): Buffer => {
+      if (pos < 0 || pos + len > size) throw new Error(`${file}: truncated (needs bytes ${pos}..${pos + len}, file has ${size})`);
+      const b = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const n = fs.readSync(fd, b, got, len - got, pos + got);
+        if (n === 0) throw new Error(`${file}: truncated`);
+        got += n;
       }
-      e += 4 + size;
+      return b;
+    };
+    const tailLen = Math.min(size, 22 + 0xffff + 20);
+    const tail = readAt(size - tailLen, tailLen);
+    let eocd = -1;
+    for (let i = tail.length - 22; i >= 0; i--) {
+      if (tail.readUInt32LE(i) === SIG_EOCD) {
+        eocd = i;
+        break;
+      }
     }
-    p = eEnd + commentLen;
+    if (eocd < 0) throw new Error(`${file}: not a zip archive (no end of central directory; truncated?)`);
+    let entries = tail.readUInt16LE(eocd + 10);
+    let cdSize = tail.readUInt32LE(eocd + 12);
+    let cdOffset = tail.readUInt32LE(eocd + 16);
+    if (eocd >= 20 && tail.readUInt32LE(eocd - 20) === SIG_EOCD64_LOC) {
+      const at = Number(tail.readBigUInt64LE(eocd - 20 + 8));
+      const rec = readAt(at, 56);
+      if (rec.readUInt32LE(0) !== SIG_EOCD64) throw new Error(`${file}: bad zip64 end record`);
+      entries = Number(rec.readBigUInt64LE(32));
+      cdSize = Number(rec.readBigUInt64LE(40));
+      cdOffset = Number(rec.readBigUInt64LE(48));
+    }
+    const cd = readAt(cdOffset, cdSize);
+    const wanted = only ? new Set(only) : null;
+    const out: Record<string, NpyArray> = {};
+    let p = 0;
+    for (let k = 0; k < entries; k++) {
+      if (cd.readUInt32LE(p) !== SIG_CENTRAL) throw new Error(`${file}: bad central directory entry ${k}`);
+      const method = cd.readUInt16LE(p + 10);
+      const crc = cd.readUInt32LE(p + 16);
+      let compressed = cd.readUInt32LE(p + 20);
+      let uncompressed = cd.readUInt32LE(p + 24);
+      const nameLen = cd.readUInt16LE(p + 28);
+      const extraLen = cd.readUInt16LE(p + 30);
+      const commentLen = cd.readUInt16LE(p + 32);
+      let offset = cd.readUInt32LE(p + 42);
+      const name = cd.toString('utf8', p + 46, p + 46 + nameLen);
+      // zip64 extra: values present for fields saturated at 0xFFFFFFFF, in this order.
+      let e = p + 46 + nameLen;
+      const eEnd = e + extraLen;
+      while (e + 4 <= eEnd) {
+        const tag = cd.readUInt16LE(e);
+        const len = cd.readUInt16LE(e + 2);
+        if (tag === 0x0001) {
+          let q = e + 4;
+          if (uncompressed === U32_MAX) {
+            uncompressed = Number(cd.readBigUInt64LE(q));
+            q += 8;
+          }
+          if (compressed === U32_MAX) {
+            compressed = Number(cd.readBigUInt64LE(q));
+            q += 8;
+          }
+          if (offset === U32_MAX) offset = Number(cd.readBigUInt64LE(q));
+        }
+        e += 4 + len;
+      }
+      p = eEnd + commentLen;
+      const key = name.endsWith('.npy') ? name.slice(0, -4) : name;
+      if (wanted && !wanted.has(key)) continue;
 
-    if (buf.readUInt32LE(offset) !== SIG_LOCAL) throw new Error(`${file}: bad local header for ${name}`);
-    const dataAt = offset + 30 + buf.readUInt16LE(offset + 26) + buf.readUInt16LE(offset + 28);
-    const raw = buf.subarray(dataAt, dataAt + compressed);
-    const data = method === 0 ? raw : method === 8 ? zlib.inflateRawSync(raw) : undefined;
-    if (data === undefined) throw new Error(`${file}: ${name} uses unsupported compression method ${method}`);
-    if (data.length !== uncompressed) throw new Error(`${file}: ${name} size mismatch`);
-    if (crc32(data) !== crc) throw new Error(`${file}: ${name} CRC mismatch`);
-    const key = name.endsWith('.npy') ? name.slice(0, -4) : name;
-    out[key] = decodeNpy(data, `${file}:${name}`);
+      const local = readAt(offset, 30);
+      if (local.readUInt32LE(0) !== SIG_LOCAL) throw new Error(`${file}: bad local header for ${name}`);
+      const raw = readAt(offset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28), compressed);
+      const data = method === 0 ? raw : method === 8 ? zlib.inflateRawSync(raw) : undefined;
+      if (data === undefined) throw new Error(`${file}: ${name} uses unsupported compression method ${method}`);
+      if (data.length !== uncompressed) throw new Error(`${file}: ${name} size mismatch`);
+      if (crc32(data) !== crc) throw new Error(`${file}: ${name} CRC mismatch`);
+      out[key] = decodeNpy(data, `${file}:${name}`);
+    }
+    const missing = only?.filter((n) => !(n in out)) ?? [];
+    if (missing.length) throw new Error(`${file}: no member ${missing.join(', ')}`);
+    return out;
+  } finally {
+    fs.closeSync(fd);
   }
-  return out;
 }

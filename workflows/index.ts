@@ -3,3 +3,4 @@ export { clusterHealth } from './clusterHealth';
 export { canonicalSelfplay } from './canonicalSelfplay';
 export { parityValidation } from './parityValidation';
 export { npzExport } from './npzExport';
+export { train } from './train';

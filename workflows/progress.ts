@@ -16,12 +16,14 @@ export interface PhaseProgress {
   target: number;
   done: number;
   shards: ShardProgress[];
+  /** One line of phase-specific state, e.g. the training losses and speed. */
+  detail?: string;
 }
 
 export const progressQuery = defineQuery<PhaseProgress>('progress');
 
 /** Sent by shard activities (throttled) so the query shows games done inside running shards. */
-export const shardProgressSignal = defineSignal<[{ shard: number; done: number }]>('shardProgress');
+export const shardProgressSignal = defineSignal<[{ shard: number; done: number; detail?: string }]>('shardProgress');
 
 /** Progress for a run split into shards of the given sizes, with the shard-progress signal wired in. */
 export function trackShards(phase: string, unit: string, sizes: number[]) {
@@ -33,8 +35,9 @@ export function trackShards(phase: string, unit: string, sizes: number[]) {
     shards: sizes.map((target, index) => ({ index, target, done: 0, status: 'pending' })),
   };
   const recount = () => (progress.done = progress.shards.reduce((n, s) => n + s.done, 0));
-  const update = (shard: number, done: number, finished = false) => {
+  const update = (shard: number, done: number, finished = false, detail?: string) => {
     const s = progress.shards[shard];
+    if (detail !== undefined) progress.detail = detail;
     if (!s || s.status === 'done') return;
     s.done = Math.max(s.done, Math.min(done, s.target));
     s.status = finished ? 'done' : 'running';

@@ -1,0 +1,82 @@
+// train: check the NPZ files and the warm-start model, pick the queue (gpu when a worker polls it),
+// train to the target step (resumable), register the checked ONNX model as a candidate.
+import { condition, proxyActivities, setHandler, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import type { HealthActivities } from '../activities/health';
+import type { RegisteredModel, TrainActivities, TrainHyperparameters, TrainRunResult } from '../activities/train';
+import { TRAIN_NON_RETRYABLE } from '../activities/trainFailures';
+import { clearly } from './failures';
+import { progressQuery, shardProgressSignal, trackShards } from './progress';
+
+export interface TrainInput {
+  configKey: string;
+  /** NPZ files or folders of them, all of this config key */
+  npz: string[];
+  /** `scratch`, `best` or a model id */
+  initFrom: string;
+  registryDir: string;
+  hyperparameters: TrainHyperparameters;
+  /** preferred queue (gpu) and the one used when nobody polls it */
+  queue: string;
+  fallbackQueue: string;
+  heartbeatTimeoutSeconds: number;
+}
+
+export interface TrainResult {
+  model: RegisteredModel;
+  parentId: string | null;
+  queue: string;
+  run: TrainRunResult;
+  trainPositions: number;
+  valPositions: number;
+}
+
+export async function train(input: TrainInput): Promise<TrainResult> {
+  const { workflowId } = workflowInfo();
+  let tracked = trackShards('plan', 'steps', []);
+  setHandler(progressQuery, () => tracked.progress);
+  setHandler(shardProgressSignal, ({ shard, done, detail }) => tracked.update(shard, done, false, detail));
+
+  const retry: RetryPolicy = { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: TRAIN_NON_RETRYABLE };
+  const local = proxyActivities<TrainActivities & HealthActivities>({ startToCloseTimeout: '10m', retry });
+  const plan = await clearly(
+    local.planTraining({ configKey: input.configKey, npz: input.npz, initFrom: input.initFrom, registryDir: input.registryDir }),
+  );
+
+  const [polled] = await local.describeTaskQueues([input.queue]);
+  const queue = polled && polled.activityPollers.length > 0 ? input.queue : input.fallbackQueue;
+  tracked = trackShards(`train@${queue}`, 'steps', [input.hyperparameters.steps]);
+
+  const remote = proxyActivities<TrainActivities>({
+    taskQueue: queue,
+    startToCloseTimeout: '7d',
+    heartbeatTimeout: `${input.heartbeatTimeoutSeconds}s`,
+    retry,
+  });
+  const run = await clearly(
+    remote.trainModel({
+      workflowId,
+      configKey: input.configKey,
+      registryDir: input.registryDir,
+      data: plan.data.map((d) => ({ path: d.path, sha256: d.sha256 })),
+      parent: plan.parent,
+      hyperparameters: input.hyperparameters,
+    }),
+  );
+  tracked.update(0, run.steps, true);
+
+  tracked.progress.phase = 'register';
+  const model = await clearly(
+    local.registerTrainedModel({
+      workflowId,
+      configKey: input.configKey,
+      registryDir: input.registryDir,
+      run,
+      parentId: plan.parent?.id ?? null,
+      data: plan.data,
+      hyperparameters: input.hyperparameters,
+    }),
+  );
+  tracked.progress.phase = 'done';
+  await condition(() => true);
+  return { model, parentId: plan.parent?.id ?? null, queue, run, trainPositions: plan.trainPositions, valPositions: plan.valPositions };
+}
