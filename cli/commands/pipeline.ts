@@ -18,6 +18,7 @@ import { UserError } from '../errors';
 import { startPhase, timestamp, uiLink } from '../pipelineRun';
 import { connectOrExplain } from './cluster';
 import { registerNpzExport, registerParityValidation } from './dataPhases';
+import { registerTrain } from './train';
 
 export function parseIntOption(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^-?\d+$/.test(value.trim())) throw new UserError(`${name}: expected an integer, got "${value}"`);
@@ -200,7 +201,9 @@ async function showStatus(cmd: Command, workflowId: string | undefined): Promise
     try {
       const p = await handle.query<PhaseProgress>('progress');
       const shardsDone = p.shards.filter((s) => s.status === 'done').length;
-      console.log(`progress: ${p.phase}, ${p.done}/${p.target} ${p.unit}, shards ${shardsDone}/${p.shards.length} done`);
+      console.log(
+        `progress: ${p.phase}, ${p.done}/${p.target} ${p.unit}, shards ${shardsDone}/${p.shards.length} done${p.detail ? ` | ${p.detail}` : ''}`,
+      );
       for (const s of p.shards.filter((x) => x.status === 'running')) console.log(`  shard ${s.index}: ${s.done}/${s.target} ${p.unit}`);
     } catch {
       console.log('progress: not available (no worker answered the query)');
@@ -233,6 +236,7 @@ export function registerPipelineCommands(program: Command): void {
   registerSelfplay(run);
   registerParityValidation(run);
   registerNpzExport(run);
+  registerTrain(run);
   pipeline
     .command('status [workflowId]')
     .description('phase, progress and failures of a run (recent runs without an id)')
