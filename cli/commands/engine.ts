@@ -45,16 +45,24 @@ export interface VerifySummary {
   games: number;
   positions: number;
   mismatches: number;
+  /** games whose trace carries `error` (the reference failed); reported apart, never silently passed */
+  referenceErrors: number;
   reports: { file: string; report: GameVerifyReport }[];
+}
+
+/** The closing summary line of `ringrift engine verify`. */
+export function summaryLine(sum: VerifySummary): string {
+  return `verify: ${sum.games} games, ${sum.positions} positions, ${sum.mismatches} mismatches, ${sum.referenceErrors} reference-error games`;
 }
 
 /** Verify files; `log` receives human-readable lines (first mismatch per game, per-file totals). */
 export function verifyTraceFiles(files: string[], log: (line: string) => void = () => {}): VerifySummary {
-  const sum: VerifySummary = { games: 0, positions: 0, mismatches: 0, reports: [] };
+  const sum: VerifySummary = { games: 0, positions: 0, mismatches: 0, referenceErrors: 0, reports: [] };
   for (const file of files) {
     const games = readTraceFile(file);
     let fileMismatches = 0;
     let filePositions = 0;
+    let fileRefErrors = 0;
     for (const g of games) {
       const r = verifyGame(g);
       sum.games++;
@@ -69,8 +77,18 @@ export function verifyTraceFiles(files: string[], log: (line: string) => void = 
         log(`  expected fingerprint: ${f.expectedFingerprint}`);
         log(`  actual fingerprint:   ${f.actualFingerprint}`);
       }
+      const re = r.referenceError;
+      if (re) {
+        sum.referenceErrors++;
+        fileRefErrors++;
+        log(`REFERENCE-ERROR ${path.basename(file)} ${r.id} after step ${g.steps.length}: ${re.error}`);
+        log(`  engine (${re.ok ? 'as documented' : 'NOT as documented'}): ${re.outcome}`);
+      }
     }
-    log(`${file}: ${games.length} games, ${filePositions} positions, ${fileMismatches} mismatches`);
+    log(
+      `${file}: ${games.length} games, ${filePositions} positions, ${fileMismatches} mismatches` +
+        (fileRefErrors ? `, ${fileRefErrors} reference-error games` : ''),
+    );
   }
   return sum;
 }
@@ -79,14 +97,16 @@ export function registerEngineCommands(program: Command): void {
   const engine = program.command('engine').description('rules engine tools (verify traces)');
   engine
     .command('verify')
-    .description('replay reference trace files (.jsonl / .jsonl.gz) and compare every state')
+    .description(
+      'replay reference trace files (.jsonl / .jsonl.gz) and compare every state; games where the reference itself failed are counted apart',
+    )
     .argument('<files...>', 'trace files')
     .action((files: string[]) => {
       const out = (l: string): void => {
         process.stdout.write(l + '\n');
       };
       const sum = verifyTraceFiles(files, out);
-      out(`verify: ${sum.games} games, ${sum.positions} positions, ${sum.mismatches} mismatches`);
+      out(summaryLine(sum));
       if (sum.mismatches > 0) process.exitCode = 1;
     });
 }

@@ -83,7 +83,7 @@ test('cli: ringrift engine verify prints the summary line; exit 1 on mismatch, 0
   const ok = spawnSync(bin, ['engine', 'verify', good], { encoding: 'utf8' });
   assert.equal(ok.status, 0, ok.stderr);
   const last = ok.stdout.trim().split('\n').pop();
-  assert.match(last ?? '', /^verify: 5 games, \d+ positions, 0 mismatches$/);
+  assert.match(last ?? '', /^verify: 5 games, \d+ positions, 0 mismatches, 0 reference-error games$/);
   const g = JSON.parse(fs.readFileSync(good, 'utf8').split('\n')[0]) as { steps: { hash: string }[] };
   g.steps[3].hash = 'ffffffffffffffff';
   const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rr-verify-')), 'bad.jsonl');
@@ -91,5 +91,5 @@ test('cli: ringrift engine verify prints the summary line; exit 1 on mismatch, 0
   const bad = spawnSync(bin, ['engine', 'verify', tmp], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stdout, /MISMATCH .* step 4: hash/);
-  assert.match(bad.stdout.trim().split('\n').pop() ?? '', /^verify: 1 games, \d+ positions, 1 mismatches$/);
+  assert.match(bad.stdout.trim().split('\n').pop() ?? '', /^verify: 1 games, \d+ positions, 1 mismatches, 0 reference-error games$/);
 });
