@@ -1,6 +1,6 @@
 // train: check the NPZ files and the warm-start model, pick the queue (gpu when a worker polls it),
 // train to the target step (resumable), register the checked ONNX model as a candidate.
-import { condition, proxyActivities, setHandler, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityCancellationType, condition, proxyActivities, setHandler, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { HealthActivities } from '../activities/health';
 import type { RegisteredModel, TrainActivities, TrainHyperparameters, TrainRunResult } from '../activities/train';
 import { TRAIN_NON_RETRYABLE } from '../activities/trainFailures';
@@ -51,6 +51,8 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     startToCloseTimeout: '7d',
     heartbeatTimeout: `${input.heartbeatTimeoutSeconds}s`,
     retry,
+    // a cancelled run ends only once the trainer is stopped
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   const run = await clearly(
     remote.trainModel({
