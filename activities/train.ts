@@ -267,7 +267,7 @@ export function createTrainActivities(deps: { client: Client; identity: string }
       try {
         res = await runChild(python(), trainerArgs(input, runDir), {
           cwd: REPO_ROOT,
-          env: { ...process.env, PYTHONUNBUFFERED: '1' },
+          env: { ...process.env, PYTHONUNBUFFERED: '1', RINGRIFT_TRAINER_WATCH_STDIN: '1' },
           // stdin stays open: the trainer exits when it closes, so a SIGKILLed worker leaves no trainer behind.
           stdio: ['pipe', 'pipe', 'pipe'],
           signal: ctx.cancellationSignal,
