@@ -16,7 +16,7 @@ import {
   type GameParity,
   type ParityBatchResult,
 } from '../store/parity';
-import { externalHashesFor } from '../store/externalReplayer';
+import { externalHashesFor, probeReplayer } from '../store/externalReplayer';
 import { ensureWritableDir } from '../store/safeDir';
 import { trackChild } from '../workers/childProcesses';
 
@@ -30,6 +30,8 @@ export interface ParityPlanInput {
   db: string;
   sample: number | null;
   seed: number;
+  /** external replayer command line: checked (starts, speaks the protocol) before any game is touched */
+  external?: string | null;
   /** folder for the id list, shard results and the report */
   reportDir: string;
 }
@@ -163,6 +165,16 @@ export function createParityActivities(deps: { client: Client }) {
         throw ApplicationFailure.nonRetryable((err as Error).message, 'BadGameDb');
       }
       if (info.games === 0) throw ApplicationFailure.nonRetryable(`${input.db} holds no games`, 'NoGames');
+      if (input.external) {
+        try {
+          await probeReplayer(input.external, { boardType: info.boardType, numPlayers: info.numPlayers }, { onSpawn: trackChild });
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable(
+            `external replayer "${input.external}" cannot be used: ${(err as Error).message}; nothing was checked and no parity status was touched`,
+            'ExternalReplayerUnavailable',
+          );
+        }
+      }
       const dbSha256 = await fileSha256(input.db);
       const db = openGameDb(input.db, { boardType: info.boardType as BoardType, numPlayers: info.numPlayers, readonly: true });
       let ids: string[];
@@ -227,6 +239,16 @@ export function createParityActivities(deps: { client: Client }) {
               onSpawn: trackChild,
             })
           : undefined;
+        // a replayer that died (or broke the protocol) is an environment failure: stop before any
+        // game of this shard is written, so earlier parity results stay as they were
+        const broken = external ? todo.find((id) => external.get(id) instanceof Error) : undefined;
+        if (external && broken !== undefined) {
+          throw ApplicationFailure.nonRetryable(
+            `external replayer "${input.external}" failed on game ${broken}: ${(external.get(broken) as Error).message}; ` +
+              `the run stops, and the parity status of this shard's unchecked games was not touched`,
+            'ExternalReplayerFailed',
+          );
+        }
         // one game at a time, yielding in between, so heartbeats and cancellation get through even
         // on long hexagonal games
         for (const id of todo) {

@@ -5,6 +5,8 @@
  * hash per move. store/parity.ts compares those hashes with the stored ones (and ours).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { readGame, type GameDb, type StoredGame } from './gameDb';
 import { replaySetup, type ExternalHashes } from './parity';
@@ -211,6 +213,73 @@ export function splitCommand(cmd: string): [string, string[]] {
   while ((m = re.exec(cmd)) !== null) parts.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]));
   if (parts.length === 0) throw new ExternalReplayerError('external replayer command is empty');
   return [parts[0], parts.slice(1)];
+}
+
+/**
+ * Split a replayer command line and check that its program exists and may be executed (a path is
+ * checked as given, relative to `cwd`; a bare name is looked up on PATH). Throws
+ * ExternalReplayerError with one line saying what is wrong.
+ */
+export function resolveReplayerCommand(
+  command: string,
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): [string, string[]] {
+  const [cmd, args] = splitCommand(command);
+  const executable = (file: string): boolean => {
+    try {
+      if (!fs.statSync(file).isFile()) return false;
+      fs.accessSync(file, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (cmd.includes('/')) {
+    const file = path.resolve(cwd, cmd);
+    if (!fs.existsSync(file)) throw new ExternalReplayerError(`${cmd}: no such file`);
+    if (!executable(file)) throw new ExternalReplayerError(`${cmd}: not an executable file`);
+    return [cmd, args];
+  }
+  const dirs = (env['PATH'] ?? '').split(path.delimiter).filter(Boolean);
+  if (!dirs.some((d) => executable(path.join(d, cmd)))) throw new ExternalReplayerError(`${cmd}: command not found on PATH`);
+  return [cmd, args];
+}
+
+/** The game id of the protocol check that runs before a parity run uses a replayer. */
+export const PROBE_GAME_ID = '__ringrift_protocol_probe__';
+
+/**
+ * Check, before a run, that the replayer starts and speaks the protocol: it must answer a game
+ * with no moves (the standard initial state of this board and player count) with its gameId, a
+ * 16-hex-digit initialHash, no hashes and no error, then exit when stdin closes. Throws
+ * ExternalReplayerError with one line saying what went wrong.
+ */
+export async function probeReplayer(
+  command: string,
+  game: { boardType: string; numPlayers: number },
+  opts: Pick<ExternalReplayerOptions, 'cwd' | 'env' | 'onSpawn'> & { timeoutMs?: number } = {},
+): Promise<void> {
+  const [cmd, args] = resolveReplayerCommand(command, opts.cwd, opts.env);
+  const rep = new ExternalReplayer(cmd, args, { ...opts, timeoutMs: opts.timeoutMs ?? 60_000, window: 1 });
+  try {
+    const h = await rep.replay({
+      gameId: PROBE_GAME_ID,
+      boardType: game.boardType,
+      numPlayers: game.numPlayers,
+      seed: 1,
+      rulesOptions: game.numPlayers === 2 ? { swapRuleEnabled: true } : {},
+      moves: [],
+    });
+    if (h.error) throw new ExternalReplayerError(`answered the protocol check with an error: ${h.error.message}`);
+    if (h.initialHash === null) throw new ExternalReplayerError('answered the protocol check without an initialHash');
+    if (h.hashes.length !== 0) throw new ExternalReplayerError(`answered a game of 0 moves with ${h.hashes.length} hashes`);
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new ExternalReplayerError(`${msg} (protocol: store/EXTERNAL_REPLAYER.md)`);
+  } finally {
+    await rep.close(2000);
+  }
 }
 
 /**

@@ -434,8 +434,33 @@ export function readGameForParity(db: GameDb, gameId: string): StoredGame | unde
   };
 }
 
-/** Validate the given games of an open DB; writes parity columns unless `write: false`. */
+/**
+ * The external replayer could not answer a game (it did not start, died, timed out or broke the
+ * protocol). That is a failure of the environment, not a fact about the game: validateGames
+ * throws this before it writes anything.
+ */
+export class ExternalReplayerFailure extends Error {
+  constructor(
+    readonly gameId: string,
+    readonly replayerError: Error,
+  ) {
+    super(`external replayer failed on game ${gameId}: ${replayerError.message}`);
+    this.name = 'ExternalReplayerFailure';
+  }
+}
+
+/**
+ * Validate the given games of an open DB; writes parity columns unless `write: false`. Throws
+ * ExternalReplayerFailure, before anything is written, when the external results hold an Error
+ * for one of the games.
+ */
 export function validateGames(db: GameDb, gameIds: string[], opts: ValidateOptions): ParityBatchResult {
+  if (opts.external) {
+    for (const id of gameIds) {
+      const ext = opts.external.get(id);
+      if (ext instanceof Error) throw new ExternalReplayerFailure(id, ext);
+    }
+  }
   const out: ParityBatchResult = { total: 0, passed: 0, failed: 0, error: 0, problems: [], movesReplayed: 0 };
   const write = opts.write !== false;
   const pendingWrites: Array<[string, GameParity]> = [];

@@ -48,12 +48,26 @@ export async function parityValidation(input: ParityInput): Promise<ParityResult
     retry: {
       maximumAttempts: 5,
       initialInterval: '1s',
-      nonRetryableErrorTypes: ['BadGameDb', 'NoGames', 'ArtifactChanged', 'GameConfigMismatchError'],
+      nonRetryableErrorTypes: [
+        'BadGameDb',
+        'NoGames',
+        'ArtifactChanged',
+        'GameConfigMismatchError',
+        'ExternalReplayerUnavailable',
+        'ExternalReplayerFailed',
+      ],
     },
   });
 
   const plan = await clearly(
-    acts.planParity({ workflowId, db: input.db, sample: input.sample, seed: input.seed, reportDir: input.reportDir }),
+    acts.planParity({
+      workflowId,
+      db: input.db,
+      sample: input.sample,
+      seed: input.seed,
+      reportDir: input.reportDir,
+      external: input.external,
+    }),
   );
   const shards = planParityShards(plan.selected, input.shardSize);
   tracked = trackShards(

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { probeGameDb, type GameDbSummary } from '../../store/parity';
 import { defaultNpzName } from '../../store/npzExport';
+import { probeReplayer, resolveReplayerCommand } from '../../store/externalReplayer';
 import { ensureWritableDir, UnwritableDirError } from '../../store/safeDir';
 import { planParityShards, type ParityInput, type ParityResult } from '../../workflows/parityValidation';
 import type { NpzExportInput, NpzExportWorkflowResult } from '../../workflows/npzExport';
@@ -78,6 +79,13 @@ export function parityInputFromOptions(
     o.failThreshold !== undefined ? parseFraction('--fail-threshold', o.failThreshold, 0, 1, false, false) : defaults.fail_threshold;
   if (o.external !== undefined && o.external.trim() === '')
     throw new UserError('--external: give the replayer command line, e.g. "python3 replay.py"');
+  if (o.external !== undefined) {
+    try {
+      resolveReplayerCommand(o.external);
+    } catch (err) {
+      throw new UserError(`--external: ${(err as Error).message}: give a replayer command that exists (store/EXTERNAL_REPLAYER.md)`);
+    }
+  }
   const info = checkGameDb(db);
   const reportDir = path.resolve(o.reportDir ?? path.dirname(db));
   writableDir('--report-dir', reportDir);
@@ -119,6 +127,14 @@ export function registerParityValidation(run: Command): void {
         ...(d.queue ? { queue: d.queue } : {}),
       });
       const key = `${info.boardType}_${info.numPlayers}p`;
+      if (input.external !== null) {
+        // before anything starts: the replayer must start and answer a protocol check
+        try {
+          await probeReplayer(input.external, { boardType: info.boardType, numPlayers: info.numPlayers });
+        } catch (err) {
+          throw new UserError(`--external: "${input.external}" cannot be used: ${(err as Error).message}`);
+        }
+      }
       const workflowId = o.workflowId ?? `parity-${key}-${timestamp()}`;
       const selected = input.sample === null ? info.games : Math.min(input.sample, info.games);
       const shards = planParityShards(selected, input.shardSize);

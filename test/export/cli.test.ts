@@ -101,3 +101,29 @@ test('npz_export / parity_validation with an output folder that cannot be create
   assert.match(r.stderr, /--output-dir: .*plain-file\/sub is not writable \(.*plain-file is not a directory\)/);
   assert.ok(Date.now() - started < 50_000);
 });
+
+test('parity_validation --external: a replayer that does not exist or does not speak the protocol is refused before anything starts', (t) => {
+  const dir = tmpDir(t, 'rr-cli-ext-');
+  const db = path.join(dir, 'g.db');
+  buildDb(db, 'square8', 2, 2, 1, 30);
+  const h = openGameDb(db, { boardType: 'square8', numPlayers: 2 });
+  validateGames(h, selectParityGames(h), { checkedAt: '2026-01-01T00:00:00Z' });
+  closeGameDb(h);
+  const before = fs.readFileSync(db);
+  let r = ringrift(['pipeline', 'run', 'parity_validation', '--db', db, '--external', '/nonexistent/replayer', '--wait']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(
+    r.stderr,
+    'ringrift: --external: /nonexistent/replayer: no such file: give a replayer command that exists (store/EXTERNAL_REPLAYER.md)',
+  );
+  r = ringrift(['pipeline', 'run', 'parity_validation', '--db', db, '--external', 'cat', '--wait']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /^ringrift: --external: "cat" cannot be used: answered the protocol check without an initialHash \(protocol: store\/EXTERNAL_REPLAYER\.md\)$/,
+  );
+  r = ringrift(['pipeline', 'run', 'parity_validation', '--db', db, '--external', 'true', '--dry-run']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ringrift: --external: "true" cannot be used: external replayer exited \(code 0\)/);
+  assert.ok(fs.readFileSync(db).equals(before), 'the DB is untouched');
+});

@@ -7,8 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { createParityActivities } from '../../activities/parity';
 import { createNpzExportActivities } from '../../activities/npzExport';
+import { closeGameDb, openGameDb } from '../../store/gameDb';
 import { buildDb, tmpDir } from './helpers';
 
 const signals: unknown[] = [];
@@ -139,4 +141,52 @@ test('npz export activity: plan checks, retry after the file was written returns
   await run(env, na.planNpzExport, { db, outputDir: dir, outputName: null, workflowId: 'n1' });
   await assert.rejects(run(env, na.planNpzExport, { db, outputDir: dir, outputName: null, workflowId: 'n2' }), /already exists/);
   await assert.rejects(run(env, na.exportNpzFile, { ...input, workflowId: 'n2' }), /already exists/);
+});
+
+test('parity activities: a replayer that cannot start or dies fails the run; no parity status is touched', async (t) => {
+  const dir = tmpDir(t);
+  const db = path.join(dir, 'g.db');
+  buildDb(db, 'square8', 2, 4, 90, 40);
+  // earlier results that an environment failure must not overwrite
+  const h = openGameDb(db, { boardType: 'square8', numPlayers: 2 });
+  h.sqlite.prepare("UPDATE games SET parity_status = 'passed', parity_checked_at = 'earlier'").run();
+  closeGameDb(h);
+  const statuses = () => {
+    const d = openGameDb(db, { boardType: 'square8', numPlayers: 2, readonly: true });
+    try {
+      return d.sqlite.prepare('SELECT parity_status AS s, parity_checked_at AS c FROM games ORDER BY game_id').all();
+    } finally {
+      closeGameDb(d);
+    }
+  };
+  const before = statuses();
+  const acts = createParityActivities({ client: fakeClient });
+  const env = new MockActivityEnvironment();
+  await assert.rejects(
+    run(env, acts.planParity, { workflowId: 'wf2', db, sample: null, seed: 0, reportDir: dir, external: '/nonexistent/replayer' }),
+    (err: Error) =>
+      err instanceof ApplicationFailure &&
+      err.type === 'ExternalReplayerUnavailable' &&
+      err.nonRetryable &&
+      /^external replayer "\/nonexistent\/replayer" cannot be used: \/nonexistent\/replayer: no such file/.test(err.message),
+  );
+  const fixture = `${process.execPath} --import tsx ${path.join(ROOT, 'test/fixtures/external-replayer.ts')}`;
+  const plan = await run(env, acts.planParity, { workflowId: 'wf2', db, sample: null, seed: 0, reportDir: dir, external: fixture });
+  await assert.rejects(
+    run(env, acts.validateParityShard, {
+      workflowId: 'wf2',
+      shardIndex: 0,
+      db,
+      boardType: plan.boardType,
+      numPlayers: plan.numPlayers,
+      gameList: plan.gameList,
+      first: 0,
+      count: 4,
+      workDir: plan.workDir,
+      external: `${fixture} --crash-after 1`,
+    }),
+    (err: Error) => err instanceof ApplicationFailure && err.type === 'ExternalReplayerFailed' && /exited \(code 3\)/.test(err.message),
+  );
+  assert.deepEqual(statuses(), before);
+  assert.equal(fs.readFileSync(path.join(plan.workDir, 'shard-0000.jsonl'), 'utf8'), '');
 });

@@ -5,8 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { closeGameDb, openGameDb, readGame } from '../../store/gameDb';
-import { externalHashesFor, parseResponse, requestForGame, splitCommand } from '../../store/externalReplayer';
-import { replayGame, validateGames } from '../../store/parity';
+import {
+  externalHashesFor,
+  parseResponse,
+  probeReplayer,
+  requestForGame,
+  resolveReplayerCommand,
+  splitCommand,
+} from '../../store/externalReplayer';
+import { ExternalReplayerFailure, replayGame, validateGames } from '../../store/parity';
 import { buildDb, tmpDir } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -73,10 +80,16 @@ test('external replayer: crash and out-of-order answers become errors with a cle
     const e = crash.get(ids[2]);
     assert.ok(e instanceof Error);
     assert.match(e.message, /exited \(code 3\)/);
-    const res = validateGames(db, ids, { checkedAt: NOW, external: crash, write: false });
-    assert.equal(res.passed, 2);
-    assert.equal(res.error, 2);
-    assert.ok(res.problems.every((p) => p.reason === 'external_error' && p.engine === 'external'));
+    // a dead replayer is an environment failure: nothing is validated or written
+    db.sqlite.prepare("UPDATE games SET parity_status = 'passed', parity_checked_at = 'earlier'").run();
+    assert.throws(
+      () => validateGames(db, ids, { checkedAt: NOW, external: crash }),
+      (err: Error) => err instanceof ExternalReplayerFailure && err.gameId === ids[2] && /exited \(code 3\)/.test(err.message),
+    );
+    const rows = db.sqlite.prepare('SELECT parity_status AS s, parity_checked_at AS c FROM games').all() as { s: string; c: string }[];
+    assert.ok(rows.every((r) => r.s === 'passed' && r.c === 'earlier'));
+    // the games it did answer are still usable on their own
+    assert.equal(validateGames(db, ids.slice(0, 2), { checkedAt: NOW, external: crash, write: false }).passed, 2);
 
     const bad = await externalHashesFor(db, ids.slice(0, 2), withFlags('--bad-order'), { cwd: ROOT });
     assert.match(String(bad.get(ids[0])), /protocol error/);
@@ -110,4 +123,21 @@ test('protocol helpers: request shape, response validation, command splitting', 
     error: { move: null, message: 'boom' },
   });
   assert.deepEqual(splitCommand(`python3 "my script.py" --x 'a b'`), ['python3', ['my script.py', '--x', 'a b']]);
+});
+
+test('replayer checks before a run: the command must exist and speak the protocol', async () => {
+  const fixture = [FIXTURE[0], ...FIXTURE[1]].join(' ');
+  await probeReplayer(fixture, { boardType: 'square8', numPlayers: 2 }, { cwd: ROOT });
+  assert.throws(() => resolveReplayerCommand('/nonexistent/replayer'), /^ExternalReplayerError: \/nonexistent\/replayer: no such file$/);
+  assert.throws(() => resolveReplayerCommand('no-such-replayer-xyz --flag'), /no-such-replayer-xyz: command not found on PATH/);
+  assert.throws(() => resolveReplayerCommand(path.join(ROOT, 'README.md')), /not an executable file/);
+  await assert.rejects(probeReplayer('/nonexistent/replayer', { boardType: 'square8', numPlayers: 2 }), /no such file/);
+  // starts, but exits at once
+  await assert.rejects(
+    probeReplayer('true', { boardType: 'square8', numPlayers: 2 }),
+    /external replayer exited \(code 0\).*EXTERNAL_REPLAYER\.md/,
+  );
+  // answers, but not in the protocol (cat echoes the request: no initialHash)
+  await assert.rejects(probeReplayer('cat', { boardType: 'hex8', numPlayers: 3 }), /without an initialHash/);
+  await assert.rejects(probeReplayer(`${fixture} --bad-order`, { boardType: 'square8', numPlayers: 2 }, { cwd: ROOT }), /protocol error/);
 });
