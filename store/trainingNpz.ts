@@ -50,15 +50,16 @@ function scalar(a: { data: unknown }): string {
   return String(typeof d[0] === 'bigint' ? Number(d[0]) : d[0]);
 }
 
-/** The NPZ metadata names the game DB by file name; the export's manifest beside it has the full path. */
+/** The NPZ metadata names the game DB by file name; the export's manifest beside it has the full path, else try the NPZ's folder. */
 function sourceDbPath(npz: string, name: string, sha: string): string {
   try {
     const m = JSON.parse(fs.readFileSync(`${npz}.manifest.json`, 'utf8')) as { sourceDb?: string; sourceDbSha256?: string };
     if (m.sourceDb && m.sourceDbSha256 === sha) return m.sourceDb;
   } catch {
-    /* no manifest: keep the name */
+    /* no manifest */
   }
-  return name;
+  const beside = path.join(path.dirname(path.resolve(npz)), name);
+  return name && fs.existsSync(beside) ? beside : name;
 }
 
 /** Reads and checks one NPZ for training on `expectedKey`; every problem is one line naming the file. */
