@@ -103,7 +103,7 @@ export function getGeometry(boardType: BoardType): Geometry {
         lookup[(q + R) * lookupW + (r + R)] = xs.length;
         xs.push(q);
         ys.push(r);
-        zs.push(-q - r);
+        zs.push(0 - q - r); // not -q - r: no -0 at the centre
       }
     }
   } else {

@@ -107,16 +107,20 @@ export function toSerializedState(s: GameState): SerializedGameState & {
     {};
   const markers: Record<string, { position: Position; player: number; type: 'regular' }> = {};
   const collapsedSpaces: Record<string, number> = {};
+  // stacks in the reference's stack-map order (the order buried-ring extraction scans), so that
+  // stateFromSerialized(toSerializedState(s)) keeps it
+  const order: number[] = [];
+  for (let i = 0; i < g.n; i++) if (s.rings[i]) order.push(i);
+  order.sort((a, b) => s.seq[a] - s.seq[b]);
+  for (const i of order)
+    stacks[g.keys[i]] = {
+      position: g.pos(i),
+      rings: s.rings[i]!.slice().reverse(),
+      stackHeight: s.height[i],
+      capHeight: s.cap[i],
+      controllingPlayer: s.ctrl[i],
+    };
   for (let i = 0; i < g.n; i++) {
-    const r = s.rings[i];
-    if (r)
-      stacks[g.keys[i]] = {
-        position: g.pos(i),
-        rings: r.slice().reverse(),
-        stackHeight: s.height[i],
-        capHeight: s.cap[i],
-        controllingPlayer: s.ctrl[i],
-      };
     if (s.marker[i]) markers[g.keys[i]] = { position: g.pos(i), player: s.marker[i], type: 'regular' };
     if (s.collapsed[i]) collapsedSpaces[g.keys[i]] = s.collapsed[i];
   }
