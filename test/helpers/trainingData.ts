@@ -1,0 +1,99 @@
+// Training data for trainer tests and benchmarks: plays seeded games with the real players, stores
+// them in a GameReplayDB, validates parity and exports an rr-npz-v1 file — the production path.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BoardType } from '../../engine';
+import { configKey, gameSeed, playGame, seatSpecs } from '../../ai/selfplay';
+import { closeGameDb, fileSha256Sync, openGameDb, writeGame, type GameRecord } from '../../store/gameDb';
+import { selectParityGames, validateGames } from '../../store/parity';
+import { exportNpz } from '../../store/npzExport';
+
+export interface TrainingNpzOptions {
+  board: BoardType;
+  players: number;
+  games: number;
+  seed: number;
+  /** folder for the DB and the NPZ (created if missing) */
+  dir: string;
+  /** seat specs: one for every seat, or one per seat rotating (default heuristic) */
+  playerMix?: string[];
+  /** cut games off after this many moves (default 3000) */
+  maxMoves?: number;
+  /** fraction of games in train (default 0.8) */
+  splitRatio?: number;
+  /** NPZ `created_at` (default a fixed time; the trainer orders files by it) */
+  createdAt?: string;
+  /** file name stem (default `<board>_<n>p-s<seed>`) */
+  name?: string;
+}
+
+export interface TrainingNpz {
+  npzPath: string;
+  dbPath: string;
+  positions: number;
+  trainPositions: number;
+  valPositions: number;
+  games: number;
+}
+
+const FIXED_TIME = '2026-11-30T00:00:00.000Z';
+
+function record(opts: TrainingNpzOptions, index: number, createdAt: string): GameRecord {
+  const seed = gameSeed(opts.seed, index);
+  const seats = seatSpecs(opts.playerMix ?? ['heuristic'], opts.players, index);
+  const game = playGame({ boardType: opts.board, numPlayers: opts.players, seed, seats, maxMoves: opts.maxMoves ?? 3000 });
+  return {
+    gameId: `train-${configKey({ boardType: opts.board, numPlayers: opts.players })}-s${opts.seed}-g${String(index).padStart(5, '0')}`,
+    boardType: opts.board,
+    numPlayers: opts.players,
+    seed,
+    players: seats.map((spec, i) => ({ seat: i + 1, playerType: 'ai', spec, aiType: spec })),
+    initialState: {
+      boardType: opts.board,
+      numPlayers: opts.players,
+      rngSeed: seed,
+      rulesOptions: opts.players === 2 ? { swapRuleEnabled: true } : {},
+      fingerprint: game.initial.fingerprint,
+      stateHash: game.initial.hash,
+    },
+    moves: game.moves as unknown as Record<string, unknown>[],
+    steps: game.steps.map((s) => ({ ...s, statusBefore: 'active' })),
+    winner: game.winner,
+    terminationReason: game.terminationReason,
+    source: 'test_training_data',
+    engineMode: seats.join('_vs_'),
+    createdAt,
+    gameStatus: game.truncated ? 'active' : 'completed',
+  };
+}
+
+/** Plays `games` games, stores them, validates parity and exports one NPZ. */
+export async function makeTrainingNpz(opts: TrainingNpzOptions): Promise<TrainingNpz> {
+  fs.mkdirSync(opts.dir, { recursive: true });
+  const stem = opts.name ?? `${opts.board}_${opts.players}p-s${opts.seed}`;
+  const dbPath = path.join(opts.dir, `${stem}.db`);
+  const npzPath = path.join(opts.dir, `${stem}.npz`);
+  const createdAt = opts.createdAt ?? FIXED_TIME;
+  const db = openGameDb(dbPath, { boardType: opts.board, numPlayers: opts.players, create: true });
+  try {
+    for (let i = 0; i < opts.games; i++) writeGame(db, record(opts, i, createdAt), { ifExists: 'skip' });
+    validateGames(db, selectParityGames(db), { checkedAt: createdAt });
+    const res = await exportNpz(db, {
+      output: npzPath,
+      splitRatio: opts.splitRatio ?? 0.8,
+      sourceSha256: fileSha256Sync(dbPath),
+      gitCommit: 'test',
+      createdAt,
+    });
+    return {
+      npzPath,
+      dbPath,
+      positions: res.positions,
+      trainPositions: res.trainPositions,
+      valPositions: res.valPositions,
+      games: res.games,
+    };
+  } finally {
+    closeGameDb(db);
+  }
+}
