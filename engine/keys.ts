@@ -4,6 +4,7 @@ import type { LineInfo, Move, Position, Territory } from './types';
 
 const KNOWN = new Set([
   'captureTarget',
+  'collapsePositions',
   'collapsedMarkers',
   'disconnectedRegions',
   'eliminatedRings',
@@ -59,6 +60,7 @@ function build(m: Move): string {
   }
   let s = '{';
   if (m.captureTarget !== undefined) s += '"captureTarget":' + pk(m.captureTarget) + ',';
+  if (m.collapsePositions !== undefined) s += '"collapsePositions":' + pl(m.collapsePositions) + ',';
   if (m.collapsedMarkers !== undefined) s += '"collapsedMarkers":' + pl(m.collapsedMarkers) + ',';
   if (m.disconnectedRegions !== undefined) {
     s += '"disconnectedRegions":[';

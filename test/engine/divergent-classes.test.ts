@@ -427,3 +427,43 @@ test('reference error: hex8 3p — a recovery slide forming a line of 3 is legal
   assert.equal(t.phase, 'line_processing');
   assert.equal(stacksOf(t).includes('1,2,-3:1:2:1'), true);
 });
+
+test('D: the fast canonical key of an option-2 slide equals the canonical JSON', async () => {
+  const { canonicalJson } = await import('../../engine');
+  const m = find(mk(D_SPEC), (x) => x.type === 'recovery_slide' && x.option === 2);
+  assert.equal(moveKey(m), canonicalJson(m));
+});
+
+test('recovery then territory: a region processed in a recovery turn is paid by buried-ring extraction', () => {
+  // P1 controls no stack: markers (1,0),(0,1) wall off the corner (0,0); P1 rings buried under P2
+  let s = mk({
+    stacks: { '4,4': [2, 1, 1], '6,6': [2, 1], '7,7': [2] },
+    markers: { '1,0': 1, '0,1': 1, '5,0': 1 },
+    ringsInHand: [0, 3],
+    currentPlayer: 1,
+    phase: 'movement',
+  });
+  s = applyMove(
+    s,
+    find(s, (m) => m.type === 'recovery_slide' && m.from!.x === 5 && m.to.x === 5 && m.to.y === 1),
+  );
+  assert.deepEqual(s.rings[idx(s, 4, 4)], [1, 2]); // first stack in map order pays the slide
+  assert.deepEqual(types(s), ['no_line_action']);
+  s = applyMove(s, bk('no_line_action', 1));
+  assert.equal(s.phase, 'territory_processing');
+  assert.deepEqual(types(s), ['choose_territory_option', 'skip_territory_processing']);
+  const region = find(s, (m) => m.type === 'choose_territory_option');
+  assert.deepEqual(region.disconnectedRegions![0].spaces, [at(0, 0)]);
+  s = applyMove(s, region);
+  assert.equal(s.territory[1], 3); // the corner and its two border markers
+  const elim = legalMoves(s);
+  assert.deepEqual(
+    elim.map((m) => `${m.type}:${m.to.x},${m.to.y}:${m.eliminationContext}:${m.eliminatedRings![0].count}`),
+    ['eliminate_rings_from_stack:4,4:recovery:1', 'eliminate_rings_from_stack:6,6:recovery:1'],
+  );
+  s = applyMove(s, elim[1]);
+  assert.deepEqual(s.rings[idx(s, 6, 6)], [2]);
+  assert.equal(s.eliminated[1], 2);
+  assert.equal(s.currentPlayer, 2);
+  assert.equal(s.phase, 'ring_placement');
+});
