@@ -5,8 +5,9 @@ import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import { createProgressSignaller } from './progressSignal';
 import type { Client } from '@temporalio/client';
-import type { BoardType } from '../engine';
+import { applyMoveTrusted, createInitialState, fingerprint, hashState, type BoardType, type GameState } from '../engine';
 import { configKey, gameSeed, playGame, seatSpecs } from '../ai/selfplay';
+import { serializeReplayState } from '../store/replayState';
 import { ensureWritableDir } from '../store/safeDir';
 import { closeGameDb, countGames, fileSha256, listGameIds, mergeShardDbs, openGameDb, writeGame, type GameRecord } from '../store/gameDb';
 
@@ -62,9 +63,33 @@ export function shardDir(outputDb: string, workflowId: string): string {
   return path.join(path.dirname(path.resolve(outputDb)), `.shards-${workflowId}`);
 }
 
+/** GameReplayDB's termination_reason for our engine's victory reason (max_moves for a truncated game). */
+const TERMINATION_REASON: Record<string, string> = {
+  ring_elimination: 'ring_elimination',
+  territory_control: 'territory',
+  last_player_standing: 'last_player_standing',
+  game_completed: 'structural',
+  max_moves: 'max_moves',
+};
+
+/** Per-player counters in GameReplayDB's progress_*_json shape. */
+function progressOf(state: GameState): { players: Record<string, number>[] } {
+  const players = [];
+  for (let p = 1; p <= state.numPlayers; p++) {
+    players.push({
+      playerNumber: p,
+      eliminatedRings: state.eliminated[p]!,
+      territorySpaces: state.territory[p]!,
+      ringsInHand: state.ringsInHand[p]!,
+    });
+  }
+  return { players };
+}
+
 function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: () => void): GameRecord {
   const seed = gameSeed(input.seed, index);
   const seats = seatSpecs(input.playerMix, input.numPlayers, index);
+  const gameId = selfplayGameId(input.workflowId, index);
   const started = Date.now();
   const game = playGame({
     boardType: input.boardType,
@@ -74,31 +99,54 @@ function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: 
     maxMoves: input.maxMoves,
     onProgress: onMoves,
   });
+  // The stored initial state is the full state (RingRift's initial_state_json); it is the state
+  // playGame started from, checked by its fingerprint.
+  const state = createInitialState({ boardType: input.boardType, numPlayers: input.numPlayers, seed });
+  if (fingerprint(state) !== game.initial.fingerprint) {
+    throw new Error(`game ${gameId}: the initial state does not reproduce the played game's (${game.initial.fingerprint})`);
+  }
+  const initialState = serializeReplayState(state, { gameId, createdAt, players: seats.map(() => ({ playerType: 'ai' })) });
+  // A second pass over the moves (no search, no hashing) gives the per-move progress counters.
+  const steps = game.steps.map((step, i) => {
+    const progressBefore = progressOf(state);
+    applyMoveTrusted(state, game.moves[i]!);
+    return { ...step, statusBefore: 'active', progressBefore, progressAfter: progressOf(state) };
+  });
+  const lastHash = game.steps.length > 0 ? game.steps[game.steps.length - 1]!.hashAfter : game.initial.hash;
+  if (hashState(state) !== lastHash) throw new Error(`game ${gameId}: replaying the played moves does not reach the final state`);
   return {
-    gameId: selfplayGameId(input.workflowId, index),
+    gameId,
     boardType: input.boardType,
     numPlayers: input.numPlayers,
     seed,
-    players: seats.map((spec, i) => ({ seat: i + 1, playerType: 'ai', spec, aiType: spec })),
-    initialState: {
-      boardType: input.boardType,
-      numPlayers: input.numPlayers,
-      rngSeed: seed,
-      rulesOptions: input.numPlayers === 2 ? { swapRuleEnabled: true } : {},
-      fingerprint: game.initial.fingerprint,
-      stateHash: game.initial.hash,
-    },
-    moves: game.moves as unknown as Record<string, unknown>[],
-    steps: game.steps.map((s) => ({ ...s, statusBefore: 'active' })),
+    players: seats.map((spec, i) => ({
+      seat: i + 1,
+      playerType: 'ai',
+      spec,
+      aiType: spec,
+      finalEliminatedRings: state.eliminated[i + 1],
+      finalTerritorySpaces: state.territory[i + 1],
+      finalRingsInHand: state.ringsInHand[i + 1],
+    })),
+    initialState,
+    // GameReplayDB's Move carries an id and a 1-based moveNumber
+    moves: game.moves.map((m, i) => ({ id: `${gameId}-m${i + 1}`, ...m, moveNumber: i + 1 })) as unknown as Record<string, unknown>[],
+    steps,
     winner: game.winner,
-    terminationReason: game.terminationReason,
+    terminationReason: TERMINATION_REASON[game.terminationReason] ?? game.terminationReason,
     source: 'canonical_selfplay',
     engineMode: seats.join('_vs_'),
     createdAt,
     completedAt: new Date().toISOString(),
     gameStatus: game.truncated ? 'active' : 'completed',
     durationMs: Date.now() - started,
-    metadata: { workflowId: input.workflowId, gameIndex: index, configKey: configKey(input) },
+    metadata: {
+      workflowId: input.workflowId,
+      gameIndex: index,
+      configKey: configKey(input),
+      initialFingerprint: game.initial.fingerprint,
+      initialStateHash: game.initial.hash,
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseStoredStateText } from './replayState';
 import { ensureWritableDir } from './safeDir';
 
 /** The GameReplayDB schema version this store writes (schema_metadata + games.schema_version). */
@@ -52,6 +53,10 @@ export interface PlayerRecord {
   /** Optional ai_type column ('mcts', 'heuristic', 'neural', ...). */
   aiType?: string | null;
   aiDifficulty?: number | null;
+  /** The player's counters at the end of the game (game_players.final_*), when known. */
+  finalEliminatedRings?: number | null;
+  finalTerritorySpaces?: number | null;
+  finalRingsInHand?: number | null;
 }
 
 export interface MoveStep {
@@ -531,6 +536,23 @@ function validateRecord(db: GameDb, r: GameRecord): void {
   }
 }
 
+/** JSON text with object keys sorted at every depth (GameReplayDB writes metadata_json with sorted keys). */
+export function sortedJson(v: unknown): string {
+  const sort = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(sort);
+    if (x !== null && typeof x === 'object') {
+      const o = x as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.keys(o)
+          .sort()
+          .map((k) => [k, sort(o[k])]),
+      );
+    }
+    return x;
+  };
+  return JSON.stringify(sort(v));
+}
+
 function moveTypeOf(move: MoveJson, index: number, gameId: string): string {
   const t = move['type'];
   if (typeof t !== 'string' || t.length === 0) {
@@ -593,16 +615,27 @@ export function writeGame(db: GameDb, record: GameRecord, opts: WriteGameOptions
       record.durationMs ?? null,
       record.source,
       GAME_REPLAY_SCHEMA_VERSION,
-      JSON.stringify(record.metadata ?? {}),
+      sortedJson(record.metadata ?? {}),
       record.engineMode,
     );
 
     const insPlayer = s.prepare(
-      `INSERT INTO game_players (game_id, player_number, player_type, ai_type, ai_difficulty, ai_profile_id)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO game_players (game_id, player_number, player_type, ai_type, ai_difficulty, ai_profile_id,
+         final_eliminated_rings, final_territory_spaces, final_rings_in_hand)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     for (const p of record.players) {
-      insPlayer.run(record.gameId, p.seat, p.playerType, p.aiType ?? null, p.aiDifficulty ?? null, p.spec);
+      insPlayer.run(
+        record.gameId,
+        p.seat,
+        p.playerType,
+        p.aiType ?? null,
+        p.aiDifficulty ?? null,
+        p.spec,
+        p.finalEliminatedRings ?? null,
+        p.finalTerritorySpaces ?? null,
+        p.finalRingsInHand ?? null,
+      );
     }
 
     s.prepare('INSERT INTO game_initial_state (game_id, initial_state_json, compressed) VALUES (?, ?, 0)').run(
@@ -742,7 +775,9 @@ export function readGame(db: GameDb, gameId: string): StoredGame | undefined {
   const players = (
     s
       .prepare(
-        'SELECT player_number, player_type, ai_type, ai_difficulty, ai_profile_id FROM game_players WHERE game_id = ? ORDER BY player_number',
+        `SELECT player_number, player_type, ai_type, ai_difficulty, ai_profile_id,
+                final_eliminated_rings, final_territory_spaces, final_rings_in_hand
+           FROM game_players WHERE game_id = ? ORDER BY player_number`,
       )
       .all(gameId) as Array<{
       player_number: number;
@@ -750,6 +785,9 @@ export function readGame(db: GameDb, gameId: string): StoredGame | undefined {
       ai_type: string | null;
       ai_difficulty: number | null;
       ai_profile_id: string | null;
+      final_eliminated_rings: number | null;
+      final_territory_spaces: number | null;
+      final_rings_in_hand: number | null;
     }>
   ).map((p) => ({
     seat: p.player_number,
@@ -757,11 +795,19 @@ export function readGame(db: GameDb, gameId: string): StoredGame | undefined {
     spec: p.ai_profile_id ?? '',
     aiType: p.ai_type,
     aiDifficulty: p.ai_difficulty,
+    finalEliminatedRings: p.final_eliminated_rings,
+    finalTerritorySpaces: p.final_territory_spaces,
+    finalRingsInHand: p.final_rings_in_hand,
   }));
   const init = s.prepare('SELECT initial_state_json, compressed FROM game_initial_state WHERE game_id = ?').get(gameId) as
-    { initial_state_json: string; compressed: number | null } | undefined;
+    { initial_state_json: string | Buffer; compressed: number | null } | undefined;
   if (init === undefined) throw new GameDbError(`game ${gameId} in ${db.path} has no initial state row`);
-  if (init.compressed) throw new GameDbError(`game ${gameId} in ${db.path}: compressed initial state is not supported`);
+  let initialState: StateJson;
+  try {
+    initialState = parseStoredStateText(init.initial_state_json, init.compressed, `game ${gameId} initial state`) as StateJson;
+  } catch (err) {
+    throw new GameDbError(`${(err as Error).message} (in ${db.path})`);
+  }
 
   const moveRows = s
     .prepare('SELECT move_number, move_json, move_probs, engine_eval FROM game_moves WHERE game_id = ? ORDER BY move_number')
@@ -817,7 +863,7 @@ export function readGame(db: GameDb, gameId: string): StoredGame | undefined {
     numPlayers: num(g.num_players),
     seed: seed === null ? null : typeof seed === 'bigint' && !Number.isSafeInteger(Number(seed)) ? seed : num(seed),
     players,
-    initialState: JSON.parse(init.initial_state_json) as StateJson,
+    initialState,
     moves,
     steps,
     winner: numOrNull(g.winner),

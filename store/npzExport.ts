@@ -28,6 +28,7 @@ import {
 } from '../ai/encoding';
 import { fileSha256, type GameDb, type StoredGame } from './gameDb';
 import { initialStateFor } from './parity';
+import { parseStoredStateText } from './replayState';
 import { ensureWritableDir } from './safeDir';
 import { writeNpz, type NpyInput } from './npz';
 
@@ -191,6 +192,8 @@ interface LeanGame {
   steps: [];
 }
 
+const MOVE_META_FIELDS = ['id', 'moveNumber', 'timestamp', 'thinkTime'] as const;
+
 function leanLoader(db: GameDb): (id: string) => LeanGame {
   const s = db.sqlite;
   const qGame = s
@@ -207,8 +210,8 @@ function leanLoader(db: GameDb): (id: string) => LeanGame {
       game_status: string;
       metadata_json: string | null;
     };
-    const init = qInit.get(id) as { initial_state_json: string; compressed: number | null } | undefined;
-    if (!init || init.compressed) throw new Error(`game ${id}: no usable initial state row`);
+    const init = qInit.get(id) as { initial_state_json: string | Buffer; compressed: number | null } | undefined;
+    if (!init) throw new Error(`game ${id}: no initial state row`);
     const rows = qMoves.all(id) as Array<{ move_json: string; move_probs: string | null }>;
     const moves: Move[] = [];
     const moveProbs: unknown[] = [];
@@ -216,6 +219,8 @@ function leanLoader(db: GameDb): (id: string) => LeanGame {
       const o = JSON.parse(r.move_json) as Record<string, unknown>;
       // stored moves are already in the reference shape; legacy shapes go through parseMove
       const to = o['to'] as { x?: unknown } | undefined;
+      // identity / clock fields (GameReplayDB's Move carries id, moveNumber, …) mean nothing to the rules
+      for (const k of MOVE_META_FIELDS) if (k in o) delete o[k];
       moves.push(typeof o['type'] === 'string' && to && typeof to.x === 'number' ? (o as unknown as Move) : parseMove(o));
       moveProbs.push(r.move_probs === null ? undefined : (JSON.parse(r.move_probs) as unknown));
     }
@@ -225,7 +230,7 @@ function leanLoader(db: GameDb): (id: string) => LeanGame {
       boardType: g.board_type as BoardType,
       numPlayers: Number(g.num_players),
       seed: seed === null ? null : Number.isSafeInteger(Number(seed)) ? Number(seed) : seed,
-      initialState: JSON.parse(init.initial_state_json) as Record<string, unknown>,
+      initialState: parseStoredStateText(init.initial_state_json, init.compressed, `game ${id} initial state`) as Record<string, unknown>,
       metadata: g.metadata_json ? (JSON.parse(g.metadata_json) as Record<string, unknown>) : {},
       gameStatus: g.game_status,
       moves,

@@ -31,6 +31,7 @@ import {
   type RulesOptions,
 } from '../engine';
 import { listGameIds, setParity, type GameDb, type ParityStatus, type StoredGame } from './gameDb';
+import { deserializeReplayState, isReplayState, parseStoredStateText } from './replayState';
 
 export type ParityReason =
   | 'hash_mismatch'
@@ -87,13 +88,27 @@ export function replaySetup(game: StoredGame): { seed: number; rulesOptions: Rul
   const rawSeed = game.seed ?? (init['rngSeed'] as number | undefined) ?? (init['seed'] as number | undefined);
   if (typeof rawSeed === 'bigint') seed = Number(BigInt.asUintN(32, rawSeed));
   else if (typeof rawSeed === 'number' && Number.isFinite(rawSeed)) seed = rawSeed;
-  const ih = init['stateHash'] ?? init['state_hash'] ?? init['hash'];
+  const ih = meta['initialStateHash'] ?? init['stateHash'] ?? init['state_hash'] ?? init['hash'];
   const initialHash = typeof ih === 'string' ? ih : (game.steps[0]?.hashBefore ?? null);
   return { seed, rulesOptions: ro && typeof ro === 'object' ? { ...ro } : {}, initialHash };
 }
 
-/** Our engine's initial state for a stored game. */
+/**
+ * Our engine's initial state for a stored game: the stored full state (RingRift's
+ * initial_state_json, see store/replayState.ts) deserialized, or — for rows that hold only a
+ * summary (older files of ours) — the standard initial state of the board, seed and rules options.
+ * Throws when a stored full state does not fit the game (board, player count) or cannot be read.
+ */
 export function initialStateFor(game: StoredGame): GameState {
+  if (isReplayState(game.initialState)) {
+    const s = deserializeReplayState(game.initialState);
+    if (s.boardType !== game.boardType || s.numPlayers !== game.numPlayers) {
+      throw new Error(
+        `stored initial state is a ${s.boardType} ${s.numPlayers}-player state, but the game is ${game.boardType} ${game.numPlayers}-player`,
+      );
+    }
+    return s;
+  }
   const { seed, rulesOptions } = replaySetup(game);
   return createInitialState({ boardType: game.boardType, numPlayers: game.numPlayers, seed, rulesOptions });
 }
@@ -146,7 +161,11 @@ export function replayGame(game: StoredGame, onStep?: (state: GameState, moveInd
   try {
     state = initialStateFor(game);
   } catch (err) {
-    return { hashes, state: null, result: fail(game, 'error', 'engine_error', null, { message: (err as Error).message }) };
+    return {
+      hashes,
+      state: null,
+      result: fail(game, 'error', 'engine_error', null, { message: `initial state: ${(err as Error).message}` }),
+    };
   }
   const setup = replaySetup(game);
   let h = hashState(state);
@@ -393,9 +412,12 @@ export function readGameForParity(db: GameDb, gameId: string): StoredGame | unde
       }
     | undefined;
   if (!g) return undefined;
-  const init = st.init.get(gameId) as { initial_state_json: string; compressed: number | null } | undefined;
+  const init = st.init.get(gameId) as { initial_state_json: string | Buffer; compressed: number | null } | undefined;
   if (!init) throw new Error(`game ${gameId} has no initial state row`);
-  if (init.compressed) throw new Error(`game ${gameId}: compressed initial state is not supported`);
+  const initialState = parseStoredStateText(init.initial_state_json, init.compressed, `game ${gameId} initial state`) as Record<
+    string,
+    unknown
+  >;
   const rows = st.moves.all(gameId) as Array<{ n: number; mj: string; hb: string | null; ha: string | null }>;
   const moves: Record<string, unknown>[] = [];
   const steps: StoredGame['steps'] = [];
@@ -416,7 +438,7 @@ export function readGameForParity(db: GameDb, gameId: string): StoredGame | unde
     numPlayers: Number(g.num_players),
     seed: seed === null ? null : Number.isSafeInteger(Number(seed)) ? Number(seed) : seed,
     players: [],
-    initialState: JSON.parse(init.initial_state_json) as Record<string, unknown>,
+    initialState,
     moves,
     steps,
     winner: g.winner === null ? null : Number(g.winner),
