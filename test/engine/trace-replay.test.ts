@@ -93,3 +93,89 @@ test('cli: ringrift engine verify prints the summary line; exit 1 on mismatch, 0
   assert.match(bad.stdout, /MISMATCH .* step 4: hash/);
   assert.match(bad.stdout.trim().split('\n').pop() ?? '', /^verify: 1 games, \d+ positions, 1 mismatches, 0 reference-error games$/);
 });
+
+test('verify compares legal moves as the exact ordered key list', () => {
+  const src = files.find((f) => f.endsWith('square8_3p.jsonl'))!;
+  const g = JSON.parse(fs.readFileSync(src, 'utf8').split('\n')[0]) as { steps: { legalMoves?: string[] }[] };
+  const step = g.steps.findIndex((st) => (st.legalMoves?.length ?? 0) >= 3);
+  const lm = g.steps[step].legalMoves!;
+  [lm[0], lm[1]] = [lm[1], lm[0]]; // same set, other order
+  const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rr-verify-')), 'order.jsonl');
+  fs.writeFileSync(tmp, JSON.stringify(g) + '\n');
+  const lines: string[] = [];
+  const sum = verifyTraceFiles([tmp], (l) => lines.push(l));
+  assert.equal(sum.mismatches, 1);
+  assert.ok(
+    lines.some((l) => l.includes(`step ${step + 1}: legalMoves`) && l.includes('differs at index 0')),
+    lines.join('\n'),
+  );
+});
+
+test('verify: a legal key whose inner list is in another order is a mismatch (named as such)', () => {
+  const src = files.find((f) => f.endsWith('square8_3p.jsonl'))!;
+  for (const line of fs.readFileSync(src, 'utf8').split('\n').filter(Boolean)) {
+    const g = JSON.parse(line) as { steps: { legalMoves?: string[] }[] };
+    const step = g.steps.findIndex((st) => st.legalMoves?.some((k) => k.includes('"collapsedMarkers":[{')));
+    if (step < 0) continue;
+    const lm = g.steps[step].legalMoves!;
+    const i = lm.findIndex((k) => k.includes('"collapsedMarkers":[{'));
+    const m = JSON.parse(lm[i]) as { collapsedMarkers: unknown[] };
+    m.collapsedMarkers.reverse();
+    lm[i] = JSON.stringify(m);
+    const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rr-verify-')), 'inner.jsonl');
+    fs.writeFileSync(tmp, JSON.stringify(g) + '\n');
+    const lines: string[] = [];
+    const sum = verifyTraceFiles([tmp], (l) => lines.push(l));
+    assert.equal(sum.mismatches, 1);
+    assert.ok(
+      lines.some((l) => l.includes('inner position lists in another order')),
+      lines.join('\n'),
+    );
+    return;
+  }
+  assert.fail('no collapsedMarkers key found');
+});
+
+test('verify: games where the reference failed are counted apart and checked against the decision', () => {
+  const errFile = path.join(REF, 'divergent', 'hex8_3p_reference_errors.jsonl.gz');
+  const lines: string[] = [];
+  const sum = verifyTraceFiles([errFile], (l) => lines.push(l));
+  assert.equal(sum.games, 5);
+  assert.equal(sum.referenceErrors, 5);
+  assert.equal(sum.mismatches, 0, lines.join('\n'));
+  assert.equal(lines.filter((l) => l.startsWith('REFERENCE-ERROR')).length, 5);
+  assert.ok(lines.every((l) => !l.includes('NOT as documented')));
+  // an error naming a move the engine does not offer is a mismatch
+  const g = readTraceFile(errFile)[0];
+  g.error = 'processTurn threw on {"from":{"x":0,"y":0,"z":0},"player":2,"to":{"x":4,"y":0,"z":-4},"type":"move_stack"}: boom';
+  const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rr-verify-')), 'err.jsonl');
+  fs.writeFileSync(tmp, JSON.stringify(g) + '\n');
+  const out: string[] = [];
+  const bad = verifyTraceFiles([tmp], (l) => out.push(l));
+  assert.equal(bad.referenceErrors, 1);
+  assert.equal(bad.mismatches, 1);
+  assert.ok(
+    out.some((l) => l.includes('NOT as documented') && l.includes('does not offer')),
+    out.join('\n'),
+  );
+});
+
+test('verify: every divergent game replays with 0 mismatches', () => {
+  const dir = path.join(REF, 'divergent');
+  const all = fs
+    .readdirSync(dir)
+    .filter((f) => /\.jsonl(\.gz)?$/.test(f))
+    .map((f) => path.join(dir, f));
+  assert.ok(all.length >= 9);
+  const lines: string[] = [];
+  const sum = verifyTraceFiles(all, (l) => lines.push(l));
+  assert.equal(sum.games, 93);
+  assert.equal(
+    sum.mismatches,
+    0,
+    lines
+      .filter((l) => l.startsWith('MISMATCH'))
+      .slice(0, 6)
+      .join('\n'),
+  );
+});
