@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { readTraceFile, verifyTraceFiles } from '../../cli/commands/engine';
 import { UserError } from '../../cli/errors';
 import { playRandomGame, moveKey } from '../../engine';
+import { moveFromReferenceError } from '../../engine/verify';
 
 const REF = path.resolve(__dirname, '../..', '../shared/ringrift-reference');
 const files = [
@@ -178,4 +179,31 @@ test('verify: every divergent game replays with 0 mismatches', () => {
       .slice(0, 6)
       .join('\n'),
   );
+});
+
+test('random player reproduces every divergent game move for move (square19 and hexagonal included)', () => {
+  const dir = path.join(REF, 'divergent');
+  for (const f of fs.readdirSync(dir).filter((x) => /\.jsonl(\.gz)?$/.test(x))) {
+    for (const g of readTraceFile(path.join(dir, f))) {
+      const failed = typeof g.error === 'string';
+      const r = playRandomGame({
+        boardType: g.boardType as never,
+        numPlayers: g.numPlayers,
+        seed: g.seed,
+        rulesOptions: g.rulesOptions ?? {},
+        // where the reference failed, play one move more: the move it offered and rejected
+        maxMoves: failed ? g.steps.length + 1 : undefined,
+      });
+      for (let i = 0; i < g.steps.length; i++)
+        assert.equal(moveKey(r.moves[i]), moveKey(g.steps[i].move as never), `${f} seed ${g.seed} move ${i + 1}`);
+      if (failed) {
+        const named = moveFromReferenceError(g.error!);
+        assert.equal(moveKey(r.moves[g.steps.length]), moveKey(named as never), `${f} seed ${g.seed}: the move the reference rejected`);
+      } else {
+        assert.equal(r.moves.length, g.steps.length, `${f} seed ${g.seed}`);
+        assert.equal(r.result.winner, g.result?.winner);
+        assert.equal(r.result.victoryReason, g.result?.victoryReason);
+      }
+    }
+  }
 });
