@@ -118,6 +118,28 @@ test('npz export activity: plan checks, retry after the file was written returns
     workDir: plan.workDir,
     external: null,
   });
+  // an output folder that cannot be created fails at once, for good (a recursive mkdir would spin)
+  await assert.rejects(
+    run(env, na.planNpzExport, { db, outputDir: '/proc/x/out', outputName: null, workflowId: 'n1' }),
+    (e: Error) =>
+      e instanceof ApplicationFailure &&
+      e.type === 'NpzExport:output_unwritable' &&
+      e.nonRetryable &&
+      /^output folder \/proc\/x\/out is not writable/.test(e.message),
+  );
+  await assert.rejects(
+    run(env, na.exportNpzFile, {
+      workflowId: 'n1',
+      db,
+      dbSha256: 'x',
+      boardType: 'square8' as const,
+      numPlayers: 2,
+      output: '/proc/x/out/g.npz',
+      splitRatio: 0.5,
+      splitSeed: 0,
+    }),
+    (e: Error) => e instanceof ApplicationFailure && e.type === 'NpzExport:output_unwritable',
+  );
   const np = await run(env, na.planNpzExport, { db, outputDir: dir, outputName: null, workflowId: 'n1' });
   assert.equal(np.output, path.join(dir, 'g.square8_2p.npz'));
   assert.equal(np.passedGames, 3);
