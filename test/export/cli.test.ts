@@ -125,5 +125,9 @@ test('parity_validation --external: a replayer that does not exist or does not s
   r = ringrift(['pipeline', 'run', 'parity_validation', '--db', db, '--external', 'true', '--dry-run']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^ringrift: --external: "true" cannot be used: external replayer exited \(code 0\)/);
+  const fixture = `${process.execPath} --import tsx ${path.resolve(__dirname, '../fixtures/external-replayer.ts')}`;
+  r = ringrift(['pipeline', 'run', 'parity_validation', '--db', db, '--external', fixture, '--dry-run']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /external: +.*external-replayer\.ts/);
   assert.ok(fs.readFileSync(db).equals(before), 'the DB is untouched');
 });
