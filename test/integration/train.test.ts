@@ -98,6 +98,10 @@ test('train phase: SIGKILLed worker, resume from checkpoint, exactly one model; 
     const p = await progress(client, wfId);
     const ckpt = fs.existsSync(path.join(runDir, 'checkpoint.pt'));
     return ckpt && p.done >= 50 && p.done < steps - 20 ? p.done : undefined;
+  }).catch(async (err: Error) => {
+    const desc = await handle.describe();
+    const pending = (desc.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name}: ${a.lastFailure?.message ?? 'no failure'}`);
+    throw new Error(`${err.message}; workflow ${desc.status.name}; ${pending.join('; ')}\n${first.output()}`);
   });
   assert.ok(trainerPids(runDir).length > 0, 'the trainer runs while the worker lives');
   await first.stop('SIGKILL');
