@@ -39,6 +39,9 @@ const ENV_OVERRIDES: { env: string; path: string[]; kind: 'string' | 'int' | 'bo
   { env: 'RINGRIFT_DEV_PORT', path: ['dev', 'port'], kind: 'int' },
   { env: 'RINGRIFT_UI_PORT', path: ['dev', 'uiPort'], kind: 'int' },
   { env: 'RINGRIFT_REGISTRY_DIR', path: ['registry', 'dir'], kind: 'string' },
+  { env: 'RINGRIFT_METRICS_HOST', path: ['metrics', 'host'], kind: 'string' },
+  { env: 'RINGRIFT_METRICS_PORT', path: ['metrics', 'port'], kind: 'int' },
+  { env: 'RINGRIFT_METRICS_TOKEN', path: ['metrics', 'token'], kind: 'string' },
 ];
 
 function readYaml(file: string): { value?: unknown; problems: string[] } {

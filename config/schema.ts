@@ -35,6 +35,33 @@ const queueSettings = z.strictObject({
 
 const phaseBase = { queue: queueName.optional() };
 
+/** Per-worker Prometheus endpoint (/metrics, /health): workers/metricsServer.ts. */
+const metricsSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** the address the endpoint binds; anything but loopback needs a token */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** this worker process's port, overriding `ports` (RINGRIFT_METRICS_PORT); 0: any free port */
+  port: z.number().int().min(0).max(65535).nullable().default(null),
+  /** port per queue; a queue not listed gets any free port (its log names it) */
+  ports: z.record(queueName, z.number().int().min(0).max(65535)).default({}),
+  /** bearer token required by the endpoint (RINGRIFT_METRICS_TOKEN); prefer the environment */
+  token: z.string().min(16, 'use at least 16 characters').nullable().default(null),
+  /** Temporal SDK runtime metrics (Runtime.install, Prometheus), merged into /metrics */
+  runtimeMetrics: z.boolean().default(true),
+  health: z
+    .strictObject({
+      /** how often the worker checks its connection to Temporal */
+      checkSeconds: seconds.default(2),
+      /** /health turns 503 when Temporal has not answered for this long */
+      disconnectedAfterSeconds: seconds.default(10),
+      /** activity failures counted over this window ... */
+      errorWindowMinutes: seconds.default(5),
+      /** ... and /health turns 503 at this many */
+      maxErrors: positiveInt.default(5),
+    })
+    .default({ checkSeconds: 2, disconnectedAfterSeconds: 10, errorWindowMinutes: 5, maxErrors: 5 }),
+});
+
 export const pipelineSchema = z.strictObject({
   temporal: z.strictObject({
     address: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233'),
@@ -64,6 +91,7 @@ export const pipelineSchema = z.strictObject({
     /** the model registry folder (store/registry.ts); relative paths are under the repository root */
     dir: z.string().min(1),
   }),
+  metrics: metricsSchema.default(() => metricsSchema.parse({})),
   health: z.strictObject({
     queues: z.array(queueName).min(1),
     scheduleToStartSeconds: seconds,
@@ -148,3 +176,4 @@ export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type HostsConfig = z.infer<typeof hostsSchema>;
 export type TemporalSettings = PipelineConfig['temporal'];
 export type QueueSettings = z.infer<typeof queueSettings>;
+export type MetricsSettings = PipelineConfig['metrics'];
