@@ -72,7 +72,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<void> {
     taskQueue: queue,
     identity,
     ...(queue === WORKFLOW_QUEUE ? { workflowsPath: require.resolve('../workflows') } : {}),
-    activities: createActivities({ client, namespace: t.namespace, identity }),
+    activities: createActivities({ client, namespace: t.namespace, identity, config }),
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: settings.maxConcurrentWorkflowTasks,
     shutdownGraceTime: `${grace}s`,
