@@ -28,5 +28,35 @@ else
   cp requirements.txt .venv/.ringrift-requirements
 fi
 
+step "Prometheus server (used by the metrics test only)"
+if command -v prometheus >/dev/null 2>&1; then
+  echo "prometheus present ($(command -v prometheus))"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # Debian's package; its service must not start or stay enabled (tests start their own instance):
+  # a policy-rc.d answering 101 keeps the package scripts from starting it.
+  policy=/usr/sbin/policy-rc.d made_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1; fi
+  if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends prometheus) >/tmp/ringrift-prometheus-install.log 2>&1; then
+    installed=1
+  else
+    installed=0
+  fi
+  if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi
+  if [ "$installed" = 1 ]; then
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus >/dev/null 2>&1 || true
+    else
+      service prometheus stop >/dev/null 2>&1 || true
+      update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+    echo "prometheus installed (Debian package; its service stopped and disabled)"
+  else
+    echo "could not install prometheus (see /tmp/ringrift-prometheus-install.log): the metrics test will be skipped"
+  fi
+else
+  echo "prometheus not installed (needs root and apt-get): the metrics test will be skipped"
+fi
+
 echo
 echo "setup done in $(( $(date +%s) - start ))s"
