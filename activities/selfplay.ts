@@ -22,6 +22,14 @@ export interface ShardInput {
   playerMix: string[];
   maxMoves: number;
   shardDb: string;
+  /** Games in a row that share one seed (default 1); the gauntlet's seat-swapped pairs use numPlayers. */
+  gamesPerSeed?: number;
+  /** Game ids are `<gameIdPrefix>-g<index>` (default the workflow id). */
+  gameIdPrefix?: string;
+  /** games.source (default canonical_selfplay) */
+  source?: string;
+  /** Merged into every game's metadata. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface ShardResult {
@@ -87,9 +95,9 @@ function progressOf(state: GameState): { players: Record<string, number>[] } {
 }
 
 function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: () => void): GameRecord {
-  const seed = gameSeed(input.seed, index);
+  const seed = gameSeed(input.seed, Math.floor(index / (input.gamesPerSeed ?? 1)));
   const seats = seatSpecs(input.playerMix, input.numPlayers, index);
-  const gameId = selfplayGameId(input.workflowId, index);
+  const gameId = selfplayGameId(input.gameIdPrefix ?? input.workflowId, index);
   const started = Date.now();
   const game = playGame({
     boardType: input.boardType,
@@ -134,13 +142,14 @@ function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: 
     steps,
     winner: game.winner,
     terminationReason: TERMINATION_REASON[game.terminationReason] ?? game.terminationReason,
-    source: 'canonical_selfplay',
+    source: input.source ?? 'canonical_selfplay',
     engineMode: seats.join('_vs_'),
     createdAt,
     completedAt: new Date().toISOString(),
     gameStatus: game.truncated ? 'active' : 'completed',
     durationMs: Date.now() - started,
     metadata: {
+      ...input.metadata,
       workflowId: input.workflowId,
       gameIndex: index,
       configKey: configKey(input),
@@ -161,7 +170,7 @@ export function playShard(input: ShardInput, report: (m: ShardMessage) => void):
     const have = new Set(listGameIds(db));
     for (let k = 0; k < input.numGames; k++) {
       const index = input.firstGame + k;
-      if (have.has(selfplayGameId(input.workflowId, index))) continue;
+      if (have.has(selfplayGameId(input.gameIdPrefix ?? input.workflowId, index))) continue;
       const record = toRecord(input, index, new Date().toISOString(), () => report({ kind: 'alive' }));
       writeGame(db, record, { ifExists: 'skip' });
       report({ kind: 'game', gamesDone: k + 1 });
@@ -196,7 +205,7 @@ function returnThread(t: Worker): void {
 }
 
 /** Runs playShard on a worker thread; aborting terminates the thread (each game is its own transaction). */
-function runShardThread(input: ShardInput, signal: AbortSignal, onMessage: (m: ShardMessage) => void): Promise<ShardResult> {
+export function runShardThread(input: ShardInput, signal: AbortSignal, onMessage: (m: ShardMessage) => void): Promise<ShardResult> {
   return new Promise((resolve, reject) => {
     const thread = takeThread();
     const onAbort = () => void thread.terminate();
