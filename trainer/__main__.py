@@ -7,6 +7,7 @@ import traceback
 
 from .errors import TrainerError
 from .events import claim_stdout, emit
+from .parent_watch import start_parent_watch
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=256)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--weight-decay", type=float, default=1e-4)
+    t.add_argument("--value-weight", type=float, default=1.0, help="weight of the value loss (policy loss weight 1)")
     t.add_argument("--warmup-steps", type=int, default=None, help="default: steps/10, between 1 and 200")
     t.add_argument("--blocks", type=int, default=None)
     t.add_argument("--channels", type=int, default=None)
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None, claim: bool = True) -> int:
     if claim:
         claim_stdout()
+        start_parent_watch()  # exit when the spawning worker dies (RINGRIFT_TRAINER_WATCH_STDIN=1)
     args = build_parser().parse_args(argv)
     for k in ("checkpoint_every", "log_every", "val_every"):
         v = getattr(args, k, None)

@@ -16,6 +16,8 @@ PRESETS = {
     "gpu": {"blocks": 10, "channels": 128},
 }
 DEFAULT_PRESET = "cpu"
+VALUE_HIDDEN = 128
+VALUE_DROPOUT = 0.0
 
 
 class ResBlock(nn.Module):
@@ -33,7 +35,7 @@ class ResBlock(nn.Module):
 
 
 class PolicyValueNet(nn.Module):
-    def __init__(self, board_type: str, blocks: int, channels: int, value_hidden: int = 128):
+    def __init__(self, board_type: str, blocks: int, channels: int, value_hidden: int = VALUE_HIDDEN, value_dropout: float = VALUE_DROPOUT):
         super().__init__()
         lay = layout(board_type)
         self.board_type = board_type
@@ -54,7 +56,7 @@ class PolicyValueNet(nn.Module):
         # special moves and value: masked mean + max pooling of the trunk, plus globals
         pooled = 2 * ch + NUM_GLOBALS
         self.s_out = nn.Sequential(nn.Linear(pooled, 64), nn.ReLU(), nn.Linear(64, len(SPECIAL_MOVES)))
-        self.v_head = nn.Sequential(nn.Linear(pooled, value_hidden), nn.ReLU(), nn.Linear(value_hidden, 4))
+        self.v_head = nn.Sequential(nn.Dropout(value_dropout), nn.Linear(pooled, value_hidden), nn.ReLU(), nn.Dropout(value_dropout), nn.Linear(value_hidden, 4))
         self.register_buffer("gather", torch.from_numpy(gather_index(board_type)), persistent=False)
 
     def architecture(self) -> dict:

@@ -234,6 +234,7 @@ def run_train(args) -> int:
         "warmup_steps": warmup,
         "seed": args.seed,
         "window_positions": window,
+        "value_weight": args.value_weight,
         "lr_floor": 0.05,
         "grad_clip": 5.0,
         "checkpoint_every": args.checkpoint_every,
@@ -337,7 +338,7 @@ def run_train(args) -> int:
             with amp_ctx():
                 logits, value = model(t["features"], t["globals"])
             pl, vl = losses(logits, value, t, n_players)
-            loss = pl + vl
+            loss = pl + args.value_weight * vl
             lv = float(loss.detach())
             if not math.isfinite(lv):
                 raise TrainerError("nan_loss", f"loss is {lv} at step {step + 1} (policy {float(pl.detach()):.4g}, value {float(vl.detach()):.4g}); lower --lr or check the data", step + 1)

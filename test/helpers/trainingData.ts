@@ -3,9 +3,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BoardType } from '../../engine';
+import { encodeLegalMoves } from '../../ai/encoding';
 import { configKey, gameSeed, playGame, seatSpecs } from '../../ai/selfplay';
-import { closeGameDb, fileSha256Sync, openGameDb, writeGame, type GameRecord } from '../../store/gameDb';
-import { selectParityGames, validateGames } from '../../store/parity';
+import { closeGameDb, fileSha256Sync, openGameDb, readGame, writeGame, type GameRecord } from '../../store/gameDb';
+import { replayGame, selectParityGames, validateGames } from '../../store/parity';
+import { readNpz } from '../../store/npz';
 import { exportNpz } from '../../store/npzExport';
 
 export interface TrainingNpzOptions {
@@ -96,4 +98,44 @@ export async function makeTrainingNpz(opts: TrainingNpzOptions): Promise<Trainin
   } finally {
     closeGameDb(db);
   }
+}
+
+/**
+ * The legal-move policy indices of every position of one split of an NPZ, in NPZ row order (the
+ * NPZ holds no legal moves, so the split's games are replayed from the DB). `rows[k]` is the NPZ
+ * row of `legal[k]`.
+ */
+export function legalIndicesOfSplit(npzPath: string, dbPath: string, split: 0 | 1 = 1): { rows: number[]; legal: Int32Array[] } {
+  const z = readNpz(npzPath, ['game_ids', 'game_index', 'split', 'board_type', 'num_players']);
+  const ids = z.game_ids.data as string[];
+  const gIdx = z.game_index.data as Int32Array;
+  const rowSplit = z.split.data as Uint8Array;
+  const bt = (z.board_type.data as string[])[0] as BoardType;
+  const db = openGameDb(dbPath, { boardType: bt, numPlayers: Number((z.num_players.data as BigInt64Array)[0]), readonly: true });
+  const rows: number[] = [];
+  const legal: Int32Array[] = [];
+  try {
+    let row = 0;
+    ids.forEach((id, gi) => {
+      const first = row;
+      while (row < gIdx.length && gIdx[row] === gi) row++;
+      if (rowSplit[first] !== split) return;
+      const game = readGame(db, id)!;
+      let k = first;
+      replayGame(game, (state) => {
+        legal.push(encodeLegalMoves(state).indices);
+        rows.push(k++);
+      });
+      if (k !== row) throw new Error(`game ${id}: replay gave ${k - first} positions, the NPZ holds ${row - first}`);
+    });
+  } finally {
+    closeGameDb(db);
+  }
+  return { rows, legal };
+}
+
+/** Top-1 accuracy of a uniform pick among the legal moves over one split: mean of 1 / (legal moves). */
+export function uniformLegalTop1(npzPath: string, dbPath: string, split: 0 | 1 = 1): { top1: number; positions: number } {
+  const { legal } = legalIndicesOfSplit(npzPath, dbPath, split);
+  return { top1: legal.reduce((a, l) => a + 1 / l.length, 0) / legal.length, positions: legal.length };
 }
