@@ -2,11 +2,15 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
-import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { createProgressSignaller } from './progressSignal';
 import type { Client } from '@temporalio/client';
 import { applyMoveTrusted, createInitialState, fingerprint, hashState, type BoardType, type GameState } from '../engine';
-import { configKey, gameSeed, playGame, seatSpecs } from '../ai/selfplay';
+import { configKey, gameSeed, playGame, seatSpecs, type PlayedGame } from '../ai/selfplay';
+import type { ModelRef } from '../ai/evaluator';
+import { NeuralPlayers, modelRefsOf, playGameAsync, runLockstep, type MoveProbs, type NeuralSettings } from '../ai/neural';
+import { DEFAULT_CONFIG_DIR, loadConfig, resolveFromRoot } from '../config/load';
+import { resolveModel } from '../store/registry';
 import { serializeReplayState } from '../store/replayState';
 import { ensureWritableDir } from '../store/safeDir';
 import { closeGameDb, countGames, fileSha256, listGameIds, mergeShardDbs, openGameDb, writeGame, type GameRecord } from '../store/gameDb';
@@ -30,6 +34,12 @@ export interface ShardInput {
   source?: string;
   /** Merged into every game's metadata. */
   metadata?: Record<string, unknown>;
+  /** model registry of the neural players' models (default: the worker's config, registry.dir) */
+  registryDir?: string;
+  /** neural players' batching and search settings (defaults: ai/neural DEFAULT_NEURAL) */
+  neural?: Partial<NeuralSettings>;
+  /** each neural spec's model ref resolved in the registry (default: resolved by playShard) */
+  models?: Record<string, ModelRef>;
 }
 
 export interface ShardResult {
@@ -94,19 +104,35 @@ function progressOf(state: GameState): { players: Record<string, number>[] } {
   return { players };
 }
 
+function seedOf(input: ShardInput, index: number): number {
+  return gameSeed(input.seed, Math.floor(index / (input.gamesPerSeed ?? 1)));
+}
+
 function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: () => void): GameRecord {
-  const seed = gameSeed(input.seed, Math.floor(index / (input.gamesPerSeed ?? 1)));
-  const seats = seatSpecs(input.playerMix, input.numPlayers, index);
-  const gameId = selfplayGameId(input.gameIdPrefix ?? input.workflowId, index);
   const started = Date.now();
   const game = playGame({
     boardType: input.boardType,
     numPlayers: input.numPlayers,
-    seed,
-    seats,
+    seed: seedOf(input, index),
+    seats: seatSpecs(input.playerMix, input.numPlayers, index),
     maxMoves: input.maxMoves,
     onProgress: onMoves,
   });
+  return recordOf(input, index, game, createdAt, started);
+}
+
+/** The storable record of a played game (with the search targets and seat models of neural games). */
+function recordOf(
+  input: ShardInput,
+  index: number,
+  game: PlayedGame,
+  createdAt: string,
+  started: number,
+  neural?: { probs: (MoveProbs | undefined)[]; seatModels: (string | null)[] },
+): GameRecord {
+  const seed = game.seed;
+  const seats = game.seats;
+  const gameId = selfplayGameId(input.gameIdPrefix ?? input.workflowId, index);
   // The stored initial state is the full state (RingRift's initial_state_json); it is the state
   // playGame started from, checked by its fingerprint.
   const state = createInitialState({ boardType: input.boardType, numPlayers: input.numPlayers, seed });
@@ -118,7 +144,8 @@ function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: 
   const steps = game.steps.map((step, i) => {
     const progressBefore = progressOf(state);
     applyMoveTrusted(state, game.moves[i]!);
-    return { ...step, statusBefore: 'active', progressBefore, progressAfter: progressOf(state) };
+    const moveProbs = neural?.probs[i];
+    return { ...step, statusBefore: 'active', progressBefore, progressAfter: progressOf(state), ...(moveProbs ? { moveProbs } : {}) };
   });
   const lastHash = game.steps.length > 0 ? game.steps[game.steps.length - 1]!.hashAfter : game.initial.hash;
   if (hashState(state) !== lastHash) throw new Error(`game ${gameId}: replaying the played moves does not reach the final state`);
@@ -131,7 +158,7 @@ function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: 
       seat: i + 1,
       playerType: 'ai',
       spec,
-      aiType: spec,
+      aiType: spec.split(':')[0],
       finalEliminatedRings: state.eliminated[i + 1],
       finalTerritorySpaces: state.territory[i + 1],
       finalRingsInHand: state.ringsInHand[i + 1],
@@ -155,30 +182,102 @@ function toRecord(input: ShardInput, index: number, createdAt: string, onMoves: 
       configKey: configKey(input),
       initialFingerprint: game.initial.fingerprint,
       initialStateHash: game.initial.hash,
+      ...(neural ? { seatModels: neural.seatModels } : {}),
     },
   };
 }
 
 export type ShardMessage = { kind: 'game'; gamesDone: number } | { kind: 'alive' };
 
-/** The shard loop (synchronous; runs on a worker thread): skips games the shard DB already holds. */
-export function playShard(input: ShardInput, report: (m: ShardMessage) => void): ShardResult {
+/**
+ * The shard loop (runs on a worker thread): skips games the shard DB already holds. Random and
+ * heuristic games are played one after the other; games with neural players are played
+ * `neural.concurrentGames` at a time in lockstep, so that their network requests share batches.
+ */
+export async function playShard(input: ShardInput, report: (m: ShardMessage) => void): Promise<ShardResult> {
+  const neural = modelRefsOf(input.playerMix).length > 0;
+  const models = neural ? (input.models ?? resolveShardModels(input)) : {};
   ensureWritableDir(path.dirname(input.shardDb));
   const db = openGameDb(input.shardDb, { boardType: input.boardType, numPlayers: input.numPlayers, create: true });
   try {
     const committed = countGames(db);
     const have = new Set(listGameIds(db));
+    const todo: number[] = [];
     for (let k = 0; k < input.numGames; k++) {
-      const index = input.firstGame + k;
-      if (have.has(selfplayGameId(input.gameIdPrefix ?? input.workflowId, index))) continue;
-      const record = toRecord(input, index, new Date().toISOString(), () => report({ kind: 'alive' }));
-      writeGame(db, record, { ifExists: 'skip' });
-      report({ kind: 'game', gamesDone: k + 1 });
+      if (!have.has(selfplayGameId(input.gameIdPrefix ?? input.workflowId, input.firstGame + k))) todo.push(k);
+    }
+    if (!neural) {
+      for (const k of todo) {
+        const record = toRecord(input, input.firstGame + k, new Date().toISOString(), () => report({ kind: 'alive' }));
+        writeGame(db, record, { ifExists: 'skip' });
+        report({ kind: 'game', gamesDone: k + 1 });
+      }
+    } else {
+      let done = input.numGames - todo.length;
+      const players = await NeuralPlayers.create(models, input, input.neural ?? {}, { selfplay: true });
+      await runLockstep(
+        todo.length,
+        players.settings.concurrentGames,
+        async (j) => {
+          const index = input.firstGame + todo[j]!;
+          const createdAt = new Date().toISOString();
+          const started = Date.now();
+          const game = await playGameAsync({
+            boardType: input.boardType,
+            numPlayers: input.numPlayers,
+            seed: seedOf(input, index),
+            players: seatSpecs(input.playerMix, input.numPlayers, index).map((spec) => players.player(spec)),
+            maxMoves: input.maxMoves,
+            onProgress: () => report({ kind: 'alive' }),
+            everyMoves: 10,
+          });
+          return recordOf(input, index, game, createdAt, started, game);
+        },
+        (_j, record) => {
+          writeGame(db, record, { ifExists: 'skip' });
+          report({ kind: 'game', gamesDone: ++done });
+        },
+      );
     }
     return { shardIndex: input.shardIndex, shardDb: input.shardDb, games: countGames(db), resumedFrom: committed };
   } finally {
     closeGameDb(db);
   }
+}
+
+/** A neural spec's model is not in the registry (or its file is missing or altered). */
+export class ModelNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelNotFoundError';
+  }
+}
+
+/** Failures that fail the same way on every retry (the activity turns them into non-retryable ones). */
+export const PLAYER_FAILURES = ['ModelNotFoundError', 'ModelLoadError', 'PlayerSpecError'];
+
+/** The registry folder of the worker's config (RINGRIFT_CONFIG_DIR and RINGRIFT_REGISTRY_DIR apply). */
+function configuredRegistryDir(): string {
+  return resolveFromRoot(loadConfig(process.env.RINGRIFT_CONFIG_DIR ?? DEFAULT_CONFIG_DIR).pipeline.registry.dir);
+}
+
+/** The model of every neural spec in the mix (registry id or best of the config key, sha256 checked). */
+export function resolveShardModels(
+  input: Pick<ShardInput, 'playerMix' | 'boardType' | 'numPlayers' | 'registryDir'>,
+): Record<string, ModelRef> {
+  const out: Record<string, ModelRef> = {};
+  const refs = modelRefsOf(input.playerMix);
+  if (refs.length === 0) return out;
+  const dir = input.registryDir ?? configuredRegistryDir();
+  for (const ref of refs) {
+    try {
+      const m = resolveModel(dir, configKey(input), ref);
+      out[ref] = { id: m.id, path: m.path, sha256: m.sha256 };
+    } catch (err) {
+      throw new ModelNotFoundError(`player mix ${input.playerMix.join(',')}: ${(err as Error).message}`);
+    }
+  }
+  return out;
 }
 
 /** Worker-thread source that loads `entry`; a .ts entry (running under tsx) gets tsx's require hook first. */
@@ -252,6 +351,10 @@ export function createSelfplayActivities(deps: { client: Client }) {
           ctx.heartbeat({ gamesDone: msg.gamesDone } satisfies ShardHeartbeat);
           void signalProgress(input.workflowId, input.shardIndex, msg.gamesDone);
         } else ctx.heartbeat(hb);
+      }).catch((err: Error) => {
+        // a missing model, or one that does not fit the game, fails the same way on every retry
+        if (PLAYER_FAILURES.includes(err.name)) throw ApplicationFailure.nonRetryable(err.message, err.name);
+        throw err;
       });
       if (result.resumedFrom > 0) log.info('resumed shard', { shard: input.shardIndex, committed: result.resumedFrom });
       await signalProgress(input.workflowId, input.shardIndex, result.games, true);

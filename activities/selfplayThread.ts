@@ -4,11 +4,11 @@ import { playShard, type ShardInput } from './selfplay';
 
 const port = parentPort!;
 port.on('message', (input: ShardInput) => {
-  try {
-    const result = playShard(input, (m) => port.postMessage(m));
-    port.postMessage({ kind: 'done', result });
-  } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    port.postMessage({ kind: 'error', name: e.name, message: e.message });
-  }
+  playShard(input, (m) => port.postMessage(m)).then(
+    (result) => port.postMessage({ kind: 'done', result }),
+    (err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      port.postMessage({ kind: 'error', name: e.name, message: e.message });
+    },
+  );
 });

@@ -1,10 +1,18 @@
-// Players for self-play and the gauntlet, chosen per seat by a spec string: `random`, `heuristic`
-// (later `mcts:<model>`). Every player is deterministic given its rng.
+// Players for self-play and the gauntlet, chosen per seat by a spec string: `random`, `heuristic`,
+// and the neural players `policy:<model>`, `mcts:<model>[:sims=N]`, `gumbel:<model>[:sims=N]`
+// (`<model>` a registry id or `best`; see ./neural). Every player is deterministic given its rng.
 import { applyMoveTrusted, cloneState, type GameState, type Move } from '../engine';
 
-export type PlayerSpec = { kind: 'random' } | { kind: 'heuristic' };
+export type NeuralKind = 'policy' | 'mcts' | 'gumbel';
 
-export const PLAYER_KINDS = ['random', 'heuristic'] as const;
+export type PlayerSpec = { kind: 'random' } | { kind: 'heuristic' } | { kind: NeuralKind; model: string; sims?: number };
+
+export const PLAYER_KINDS = ['random', 'heuristic', 'policy:<model>', 'mcts:<model>[:sims=N]', 'gumbel:<model>[:sims=N]'] as const;
+
+export const NEURAL_KINDS: readonly NeuralKind[] = ['policy', 'mcts', 'gumbel'];
+
+/** Most simulations a spec may ask for. */
+export const MAX_SIMS = 100_000;
 
 export class PlayerSpecError extends Error {
   constructor(message: string) {
@@ -13,15 +21,42 @@ export class PlayerSpecError extends Error {
   }
 }
 
+/** `best`, or a registry id (`<configKey>-<sha256 prefix>`, see store/registry modelId). */
+const MODEL_REF = /^(best|[a-z0-9]+_[1-9]p-[0-9a-f]{12,64})$/;
+
 export function parsePlayerSpec(spec: string): PlayerSpec {
   const s = spec.trim();
   if (s === 'random' || s === 'heuristic') return { kind: s };
-  if (s.startsWith('mcts:')) throw new PlayerSpecError(`player "${s}": mcts players need a trained model and arrive with the gauntlet`);
+  const parts = s.split(':');
+  const kind = parts[0] as NeuralKind;
+  if (parts.length >= 2 && NEURAL_KINDS.includes(kind)) {
+    const model = parts[1]!;
+    if (!MODEL_REF.test(model))
+      throw new PlayerSpecError(
+        `player "${s}": "${model}" is not a model id (like square8_2p-0123456789ab, see ringrift models list) or best`,
+      );
+    const out: { kind: NeuralKind; model: string; sims?: number } = { kind, model };
+    for (const opt of parts.slice(2)) {
+      const m = /^sims=(\d+)$/.exec(opt);
+      if (!m) throw new PlayerSpecError(`player "${s}": unknown option "${opt}" (the only option is sims=N)`);
+      if (kind === 'policy') throw new PlayerSpecError(`player "${s}": policy players do not search (no sims)`);
+      const sims = Number(m[1]);
+      if (sims < 1 || sims > MAX_SIMS) throw new PlayerSpecError(`player "${s}": sims must be between 1 and ${MAX_SIMS}`);
+      out.sims = sims;
+    }
+    return out;
+  }
+  if (NEURAL_KINDS.includes(kind)) throw new PlayerSpecError(`player "${s}": give a model, e.g. ${kind}:best`);
   throw new PlayerSpecError(`unknown player "${s}": use one of ${PLAYER_KINDS.join(', ')}`);
 }
 
+export function isNeuralSpec(spec: PlayerSpec): spec is { kind: NeuralKind; model: string; sims?: number } {
+  return spec.kind === 'policy' || spec.kind === 'mcts' || spec.kind === 'gumbel';
+}
+
 export function formatPlayerSpec(spec: PlayerSpec): string {
-  return spec.kind;
+  if (!isNeuralSpec(spec)) return spec.kind;
+  return `${spec.kind}:${spec.model}${spec.sims !== undefined ? `:sims=${spec.sims}` : ''}`;
 }
 
 export interface Player {
@@ -104,6 +139,8 @@ export const heuristicPlayer: Player = {
   },
 };
 
+/** The synchronous players; neural players are made by ./neural (they need a loaded model). */
 export function createPlayer(spec: PlayerSpec): Player {
+  if (isNeuralSpec(spec)) throw new PlayerSpecError(`player "${formatPlayerSpec(spec)}" needs a model: play it through ai/neural`);
   return spec.kind === 'random' ? randomPlayer : heuristicPlayer;
 }

@@ -15,7 +15,9 @@ test('player specs parse, and bad ones name the choices', () => {
   assert.deepEqual(parsePlayerSpec(' heuristic '), { kind: 'heuristic' });
   assert.throws(
     () => parsePlayerSpec('greedy'),
-    (e: Error) => e instanceof PlayerSpecError && e.message === 'unknown player "greedy": use one of random, heuristic',
+    (e: Error) =>
+      e instanceof PlayerSpecError &&
+      e.message === 'unknown player "greedy": use one of random, heuristic, policy:<model>, mcts:<model>[:sims=N], gumbel:<model>[:sims=N]',
   );
   assert.throws(() => parsePlayerSpec('mcts:model.onnx'), PlayerSpecError);
 });
