@@ -5,11 +5,15 @@ import { createParityActivities } from './parity';
 import { createNpzExportActivities } from './npzExport';
 import { createSelfplayActivities } from './selfplay';
 import { createTrainActivities } from './train';
+import { createPhaseInputActivities } from './phaseInput';
+import type { LoadedConfig } from '../config/load';
 
 export interface ActivityDeps {
   client: Client;
   namespace: string;
   identity: string;
+  /** the worker's config: defaults for workflow inputs (else loaded from RINGRIFT_CONFIG_DIR or config/) */
+  config?: LoadedConfig;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -19,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNpzExportActivities(deps),
     ...createSelfplayActivities(deps),
     ...createTrainActivities(deps),
+    ...createPhaseInputActivities(deps),
   };
 }
 

@@ -6,6 +6,7 @@ import { registerClusterCommands } from './commands/cluster';
 import { registerEngineCommands } from './commands/engine';
 import { registerPipelineCommands } from './commands/pipeline';
 import { registerModelsCommands } from './commands/models';
+import { registerSchemaCommand } from './commands/schema';
 import { UserError } from './errors';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerEngineCommands(program);
   registerPipelineCommands(program);
   registerModelsCommands(program);
+  registerSchemaCommand(program);
   return program;
 }
 

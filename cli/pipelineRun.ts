@@ -9,6 +9,7 @@ import { WORKFLOW_QUEUE } from '../workers/run';
 import { ensureSearchAttributes } from './devServer';
 import { connectOrExplain } from './commands/cluster';
 import { UserError } from './errors';
+import { WORKFLOW_INPUTS, parseWorkflowInput, type WorkflowType } from '../workflows/inputSchemas';
 
 export function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -81,6 +82,12 @@ async function waitWithProgress(client: Client, workflowId: string): Promise<unk
 }
 
 export async function startPhase(cfg: LoadedConfig, start: PhaseStart): Promise<void> {
+  // The workflow validates its input with the same schema; a refusal here is a CLI bug, caught before starting.
+  if (start.workflowType in WORKFLOW_INPUTS) {
+    const parsed = parseWorkflowInput(start.workflowType as WorkflowType, start.args[0]);
+    if (!parsed.ok)
+      throw new UserError(`the ${start.workflowType} input built from these options is invalid: ${parsed.problems.join('; ')}`);
+  }
   const client = await connectOrExplain(cfg);
   try {
     const ns = cfg.pipeline.temporal.namespace;

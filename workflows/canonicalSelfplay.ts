@@ -2,6 +2,9 @@
 import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { MergeResult, SelfplayActivities, ShardResult } from '../activities/selfplay';
 import type { BoardType } from '../engine';
+import type { z } from 'zod';
+import type { selfplayInputSchema } from './inputSchemas';
+import { phaseInput, tagRun } from './phaseInput';
 import { progressQuery, shardProgressSignal, trackShards } from './progress';
 
 export interface SelfplayInput {
@@ -18,6 +21,9 @@ export interface SelfplayInput {
   activityQueue?: string;
   heartbeatTimeoutSeconds?: number;
 }
+
+/** What a run may be started with (Web UI, `temporal` CLI): optional fields come from config. */
+export type SelfplayStartInput = z.input<typeof selfplayInputSchema>;
 
 export interface ShardPlan {
   index: number;
@@ -47,16 +53,21 @@ export function planShards(input: Pick<SelfplayInput, 'numGames' | 'shardSize' |
   return shards;
 }
 
-export async function canonicalSelfplay(input: SelfplayInput): Promise<SelfplayResult> {
+export async function canonicalSelfplay(raw: SelfplayStartInput): Promise<SelfplayResult> {
   const { workflowId } = workflowInfo();
+  let tracked = trackShards('plan', 'games', []);
+  setHandler(progressQuery, () => tracked.progress);
+  setHandler(shardProgressSignal, ({ shard, done }) => tracked.update(shard, done));
+  const input = await phaseInput<SelfplayInput>('canonicalSelfplay', raw);
+  tagRun('canonicalSelfplay', input.boardType, input.numPlayers);
+
   const plan = planShards(input, workflowId);
-  const { progress, update } = trackShards(
+  tracked = trackShards(
     'selfplay',
     'games',
     plan.map((s) => s.numGames),
   );
-  setHandler(progressQuery, () => progress);
-  setHandler(shardProgressSignal, ({ shard, done }) => update(shard, done));
+  const { progress, update } = tracked;
 
   const { playSelfplayShard, mergeSelfplayShards } = proxyActivities<SelfplayActivities>({
     taskQueue: input.activityQueue ?? 'cpu',

@@ -1,6 +1,9 @@
 // Cluster health: who polls each task queue, and a probe activity run on each queue to prove a worker answers.
 import { ActivityFailure, TimeoutFailure, proxyActivities } from '@temporalio/workflow';
 import type { HealthActivities, ProbeResult, QueuePollers } from '../activities/health';
+import type { z } from 'zod';
+import type { clusterHealthInputSchema } from './inputSchemas';
+import { phaseInput } from './phaseInput';
 
 export interface ClusterHealthInput {
   queues: string[];
@@ -38,7 +41,8 @@ async function probe(queue: string, scheduleToStartSeconds: number): Promise<Pro
   }
 }
 
-export async function clusterHealth(input: ClusterHealthInput): Promise<ClusterHealthReport> {
+export async function clusterHealth(raw: z.input<typeof clusterHealthInputSchema>): Promise<ClusterHealthReport> {
+  const input = await phaseInput<ClusterHealthInput>('clusterHealth', raw);
   const probes = await Promise.all(input.queues.map((q) => probe(q, input.scheduleToStartSeconds)));
   const pollers = await describeTaskQueues(input.queues);
   return {

@@ -2,6 +2,9 @@
 import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { NpzExportActivities, NpzExportActivityResult } from '../activities/npzExport';
 import { clearly } from './failures';
+import type { z } from 'zod';
+import type { npzExportInputSchema } from './inputSchemas';
+import { phaseInput, tagRun } from './phaseInput';
 import { progressQuery, shardProgressSignal, trackShards } from './progress';
 
 export interface NpzExportInput {
@@ -18,13 +21,17 @@ export interface NpzExportInput {
   heartbeatTimeoutSeconds?: number;
 }
 
+/** What a run may be started with (Web UI, `temporal` CLI): optional fields come from config. */
+export type NpzExportStartInput = z.input<typeof npzExportInputSchema>;
+
 export type NpzExportWorkflowResult = NpzExportActivityResult & { passedGames: number; totalGames: number };
 
-export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflowResult> {
+export async function npzExport(raw: NpzExportStartInput): Promise<NpzExportWorkflowResult> {
   const { workflowId } = workflowInfo();
   let tracked = trackShards('plan', 'games', []);
   setHandler(progressQuery, () => tracked.progress);
   setHandler(shardProgressSignal, ({ shard, done }) => tracked.update(shard, done));
+  const input = await phaseInput<NpzExportInput>('npzExport', raw);
 
   const acts = proxyActivities<NpzExportActivities>({
     taskQueue: input.activityQueue ?? 'cpu',
@@ -46,6 +53,7 @@ export async function npzExport(input: NpzExportInput): Promise<NpzExportWorkflo
   });
 
   const plan = await clearly(acts.planNpzExport({ db: input.db, outputDir: input.outputDir, outputName: input.outputName, workflowId }));
+  tagRun('npzExport', plan.boardType, plan.numPlayers);
   const toExport = input.maxGames ? Math.min(input.maxGames, plan.passedGames) : plan.passedGames;
   tracked = trackShards('export', 'games', [toExport]);
   const res = await clearly(

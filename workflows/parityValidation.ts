@@ -3,6 +3,9 @@
 import { ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, ParityActivities, ParityReportResult, ParityShardResult } from '../activities/parity';
 import { clearly } from './failures';
+import type { z } from 'zod';
+import type { parityInputSchema } from './inputSchemas';
+import { phaseInput, tagRun } from './phaseInput';
 import { progressQuery, shardProgressSignal, trackShards } from './progress';
 
 export interface ParityInput {
@@ -20,6 +23,9 @@ export interface ParityInput {
   heartbeatTimeoutSeconds?: number;
 }
 
+/** What a run may be started with (Web UI, `temporal` CLI): optional fields come from config. */
+export type ParityStartInput = z.input<typeof parityInputSchema>;
+
 export interface ParityResult extends ParityReportResult {
   db: ArtifactRef;
   selected: number;
@@ -34,12 +40,13 @@ export function planParityShards(total: number, shardSize: number): { index: num
   return out;
 }
 
-export async function parityValidation(input: ParityInput): Promise<ParityResult> {
+export async function parityValidation(raw: ParityStartInput): Promise<ParityResult> {
   const { workflowId } = workflowInfo();
   const startedAtMs = Date.now(); // workflow time: deterministic on replay
   let tracked = trackShards('plan', 'games', []);
   setHandler(progressQuery, () => tracked.progress);
   setHandler(shardProgressSignal, ({ shard, done }) => tracked.update(shard, done));
+  const input = await phaseInput<ParityInput>('parityValidation', raw);
 
   const acts = proxyActivities<ParityActivities>({
     taskQueue: input.activityQueue ?? 'cpu',
@@ -69,6 +76,7 @@ export async function parityValidation(input: ParityInput): Promise<ParityResult
       external: input.external,
     }),
   );
+  tagRun('parityValidation', plan.boardType, plan.numPlayers);
   const shards = planParityShards(plan.selected, input.shardSize);
   tracked = trackShards(
     'validate',

@@ -5,6 +5,9 @@ import type { HealthActivities } from '../activities/health';
 import type { RegisteredModel, TrainActivities, TrainHyperparameters, TrainRunResult } from '../activities/train';
 import { TRAIN_NON_RETRYABLE } from '../activities/trainFailures';
 import { clearly } from './failures';
+import type { z } from 'zod';
+import type { trainInputSchema } from './inputSchemas';
+import { phaseInput, tagRun } from './phaseInput';
 import { progressQuery, shardProgressSignal, trackShards } from './progress';
 
 export interface TrainInput {
@@ -21,6 +24,9 @@ export interface TrainInput {
   heartbeatTimeoutSeconds: number;
 }
 
+/** What a run may be started with (Web UI, `temporal` CLI): optional fields come from config. */
+export type TrainStartInput = z.input<typeof trainInputSchema>;
+
 export interface TrainResult {
   model: RegisteredModel;
   parentId: string | null;
@@ -30,11 +36,14 @@ export interface TrainResult {
   valPositions: number;
 }
 
-export async function train(input: TrainInput): Promise<TrainResult> {
+export async function train(raw: TrainStartInput): Promise<TrainResult> {
   const { workflowId } = workflowInfo();
   let tracked = trackShards('plan', 'steps', []);
   setHandler(progressQuery, () => tracked.progress);
   setHandler(shardProgressSignal, ({ shard, done, detail }) => tracked.update(shard, done, false, detail));
+  const input = await phaseInput<TrainInput>('train', raw);
+  const [, board, players] = /^(.+)_(\d)p$/.exec(input.configKey)!; // the schema checked the key
+  tagRun('train', board!, Number(players));
 
   const retry: RetryPolicy = { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: TRAIN_NON_RETRYABLE };
   const local = proxyActivities<TrainActivities & HealthActivities>({ startToCloseTimeout: '10m', retry });

@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { REPO_ROOT } from '../../config/load';
 import { describePollers } from '../../activities/health';
-import { freePort, spawnDevServer, tailFile, waitForTemporal } from '../../cli/devServer';
+import { ensureSearchAttributes, freePort, spawnDevServer, tailFile, waitForTemporal } from '../../cli/devServer';
+import { loadConfig } from '../../config/load';
 
 export const RINGRIFT_BIN = path.join(REPO_ROOT, 'bin', 'ringrift');
 
@@ -63,6 +64,13 @@ export async function startTestServer(): Promise<TestServer> {
   const address = `127.0.0.1:${port}`;
   try {
     await waitForTemporal(address, 'default', 60_000, () => child.exitCode === null);
+    // as `ringrift dev up` does: workflows tag their runs with these
+    const conn = await Connection.connect({ address });
+    try {
+      await ensureSearchAttributes(conn, 'default', loadConfig().pipeline.searchAttributes);
+    } finally {
+      await conn.close();
+    }
   } catch (err) {
     kill();
     throw new Error(`${(err as Error).message}\n${tailFile(logFile)}`);
@@ -90,7 +98,8 @@ export interface TestWorker {
 /** Starts `ringrift worker --queue <queue>` as a real process and waits until it polls. */
 export async function startTestWorker(address: string, queue: string, extraEnv: Record<string, string> = {}): Promise<TestWorker> {
   const child = spawn(RINGRIFT_BIN, ['worker', '--queue', queue], {
-    env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: address, ...extraEnv },
+    // metrics on any free port (tests run several workers at once); extraEnv may name one
+    env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: address, RINGRIFT_METRICS_PORT: '0', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   killOnExit(child);

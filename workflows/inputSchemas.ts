@@ -1,0 +1,151 @@
+// The input of every workflow type, one zod schema each: the workflows validate their own input with
+// it (deterministic, inside the workflow), the CLI checks what it built against it, and `ringrift
+// schema` turns it into JSON Schema for the Web UI and scripts. Optional fields left out take the
+// defaults of config/pipeline.yaml on the worker (workflows/phaseInput.ts). Pure: no I/O.
+import { z } from 'zod';
+
+export const BOARDS = ['square8', 'square19', 'hex8', 'hexagonal'] as const;
+
+const range = (min: number, max?: number) => (max === undefined ? `at least ${min}` : `between ${min} and ${max}`);
+const required = (what: string) => (iss: { input?: unknown }) =>
+  iss.input === undefined ? 'is required' : `expected ${what}, got ${JSON.stringify(iss.input)}`;
+
+function int(min: number, max?: number) {
+  let s = z.number({ error: required('an integer') }).int({ error: (iss) => `expected an integer, got ${JSON.stringify(iss.input)}` });
+  s = s.min(min, { error: (iss) => `must be ${range(min, max)}, got ${String(iss.input)}` });
+  if (max !== undefined) s = s.max(max, { error: (iss) => `must be ${range(min, max)}, got ${String(iss.input)}` });
+  return s;
+}
+
+function fraction(openLo: boolean, openHi: boolean) {
+  const text = `${openLo ? '(' : '['}0, 1${openHi ? ')' : ']'}`;
+  const err = { error: (iss: { input?: unknown }) => `must be in ${text}, got ${String(iss.input)}` };
+  const n = z.number({ error: required('a number') });
+  return (openLo ? n.gt(0, err) : n.min(0, err)).refine((x) => (openHi ? x < 1 : x <= 1), err);
+}
+
+const text = (what: string) => z.string({ error: required(what) }).min(1, { error: `must not be empty (${what})` });
+const seed = int(0, 0xffffffff);
+const board = z.enum(BOARDS, {
+  error: (iss) => (iss.input === undefined ? 'is required' : `unknown board ${JSON.stringify(iss.input)}: use one of ${BOARDS.join(', ')}`),
+});
+const queue = z
+  .string({ error: required('a task-queue name') })
+  .regex(/^[a-z][a-z0-9_-]*$/, { error: 'must be a task-queue name like "cpu" or "gpu"' });
+const seconds = z.number({ error: required('a number of seconds') }).positive({ error: 'must be positive' });
+const configKey = z
+  .string({ error: required('a config key') })
+  .regex(new RegExp(`^(${BOARDS.join('|')})_[2-4]p$`), {
+    error: (iss) => `${JSON.stringify(iss.input)} is not a config key: use <board>_<n>p, e.g. square8_2p`,
+  });
+
+export const selfplayInputSchema = z.strictObject({
+  boardType: board.describe('board: square8, square19, hex8 or hexagonal'),
+  numPlayers: int(2, 4).describe('players per game (2-4)'),
+  numGames: int(1).describe('games to play'),
+  outputDb: text('a file path').describe('game DB to create or append to; relative paths are under the repository root'),
+  seed: seed.default(1).describe('run seed: game i is the same whoever plays it'),
+  shardSize: int(1).optional().describe('games per shard activity [config: phases.canonical_selfplay.shardSize]'),
+  playerMix: z
+    .array(text('a player spec'), { error: required('a list of player specs') })
+    .min(1, { error: 'give at least one player spec' })
+    .optional()
+    .describe('one player spec for every seat, or one per seat, e.g. ["heuristic","random"] [config: playerMix]'),
+  maxMoves: int(1).optional().describe('stop a game after this many moves [config: maxMoves]'),
+  activityQueue: queue.optional().describe('queue that plays the shards [config: queue]'),
+  heartbeatTimeoutSeconds: seconds.optional().describe('a shard whose worker is silent this long is retried elsewhere [config]'),
+});
+
+export const parityInputSchema = z.strictObject({
+  db: text('a file path').describe('game DB to validate (parity columns are written into it)'),
+  sample: int(1).nullable().default(null).describe('validate a seeded sample of this many games; null for every game'),
+  seed: seed.default(0).describe('sample seed'),
+  shardSize: int(1).optional().describe('games per shard activity [config: phases.parity_validation.shardSize]'),
+  failThreshold: fraction(false, false).optional().describe('fail when (failed + error) / checked exceeds this [config: fail_threshold]'),
+  reportDir: text('a folder').optional().describe("folder for the report (default: the DB's folder)"),
+  external: text('a command line')
+    .nullable()
+    .default(null)
+    .describe('external replayer command line (store/EXTERNAL_REPLAYER.md), or null'),
+  activityQueue: queue.optional().describe('queue that validates the shards [config: queue]'),
+  heartbeatTimeoutSeconds: seconds.default(60).describe('a shard whose worker is silent this long is retried elsewhere'),
+});
+
+export const npzExportInputSchema = z.strictObject({
+  db: text('a file path').describe('game DB; only games with parity_status = passed are exported'),
+  outputDir: text('a folder').describe('folder for the .npz; an existing file is never overwritten'),
+  outputName: text('a file name').nullable().default(null).describe('file name ending in .npz, or null for <db>.<board>_<n>p.npz'),
+  splitRatio: fraction(true, true).optional().describe('fraction of games in the train split [config: phases.npz_export.split_ratio]'),
+  splitSeed: seed.default(0).describe('seed of the by-game split'),
+  maxGames: int(1).nullable().default(null).describe('export at most this many parity-passed games (DB order), or null for all'),
+  activityQueue: queue.optional().describe('queue that exports [config: queue]'),
+  heartbeatTimeoutSeconds: seconds.default(120).describe('an export whose worker is silent this long is retried elsewhere'),
+});
+
+const hyperparameters = z.strictObject({
+  steps: int(1).optional().describe('optimizer steps [config: phases.train.steps]'),
+  batchSize: int(1, 65536).optional().describe('positions per step [config]'),
+  learningRate: z.number().positive().optional().describe('peak learning rate [config]'),
+  weightDecay: z.number().min(0).optional().describe('AdamW weight decay [config]'),
+  warmupSteps: int(0).nullable().optional().describe('warm-up steps; null: a tenth of the steps, at most 200 [config]'),
+  preset: z.enum(['cpu', 'gpu']).optional().describe('network size preset [config]'),
+  blocks: int(1, 64).nullable().optional().describe("residual blocks; null: the preset's [config]"),
+  channels: int(4, 1024).nullable().optional().describe("trunk channels; null: the preset's [config]"),
+  windowPositions: int(1).optional().describe('sample from the newest NPZ files up to this many positions [config]'),
+  checkpointEvery: int(1).optional().describe('checkpoint interval in steps [config]'),
+  seed: seed.optional().describe('data order and initialisation seed (default 1)'),
+  threads: int(1).nullable().optional().describe('torch threads on a CPU host; null lets torch choose [config]'),
+});
+
+export const trainInputSchema = z.strictObject({
+  configKey: configKey.describe('e.g. square8_2p; every NPZ must hold this config'),
+  npz: z
+    .array(text('a path'), { error: required('a list of NPZ files or folders') })
+    .min(1, { error: 'give at least one NPZ file or folder' })
+    .describe('NPZ files or folders of them; relative paths are under the repository root'),
+  initFrom: text('a model reference').default('scratch').describe('warm start: a model id, best, or scratch'),
+  registryDir: text('a folder').optional().describe('the model registry [config: registry.dir]'),
+  hyperparameters: hyperparameters.default({}).describe('training settings; each one left out comes from config'),
+  queue: queue.optional().describe('preferred queue for the training activity [config: phases.train.queue]'),
+  fallbackQueue: queue.optional().describe('queue used when no worker polls the preferred one [config]'),
+  heartbeatTimeoutSeconds: seconds.optional().describe('training heartbeat timeout [config]'),
+});
+
+export const clusterHealthInputSchema = z.strictObject({
+  queues: z.array(queue).min(1).optional().describe('queues to probe [config: health.queues]'),
+  scheduleToStartSeconds: seconds.optional().describe('a queue with no poller is reported after this long [config]'),
+});
+
+/** Every workflow type with its input schema and, for pipeline phases, the RingRiftPhase it carries. */
+export const WORKFLOW_INPUTS = {
+  canonicalSelfplay: { schema: selfplayInputSchema, phase: 'canonical_selfplay', queue: 'cpu' },
+  parityValidation: { schema: parityInputSchema, phase: 'parity_validation', queue: 'cpu' },
+  npzExport: { schema: npzExportInputSchema, phase: 'npz_export', queue: 'cpu' },
+  train: { schema: trainInputSchema, phase: 'train', queue: 'cpu' },
+  clusterHealth: { schema: clusterHealthInputSchema, phase: null, queue: 'cpu' },
+} as const;
+
+export type WorkflowType = keyof typeof WORKFLOW_INPUTS;
+
+/** One line per problem, `field: reason`, in the order zod found them. */
+export function inputProblems(error: z.ZodError, rename: (field: string) => string = (f) => f): string[] {
+  return error.issues.map((issue) => {
+    const field = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      const keys = (issue as { keys: string[] }).keys;
+      return keys.map((k) => `${rename(field ? `${field}.${k}` : k)}: unknown field: remove it`).join('\n');
+    }
+    return `${field ? rename(field) : '(input)'}: ${issue.message}`;
+  });
+}
+
+/** Parses `raw` as `type`'s input: the parsed value, or every problem as one line each. */
+export function parseWorkflowInput<T extends WorkflowType>(
+  type: T,
+  raw: unknown,
+): { ok: true; value: z.output<(typeof WORKFLOW_INPUTS)[T]['schema']> } | { ok: false; problems: string[] } {
+  const r = WORKFLOW_INPUTS[type].schema.safeParse(raw);
+  return r.success
+    ? { ok: true, value: r.data as z.output<(typeof WORKFLOW_INPUTS)[T]['schema']> }
+    : { ok: false, problems: inputProblems(r.error) };
+}
