@@ -136,11 +136,42 @@ export const pipelineSchema = z.strictObject({
     }),
     gauntlet: z.strictObject({
       ...phaseBase,
+      /** games against each baseline and earlier best (whole rounds: pairs for 2 players) */
       gamesPerBaseline: positiveInt,
       baselines: z.array(z.string().min(1)).min(1),
+      /** the player spec a candidate model id plays as; `{model}` is replaced by the id */
+      candidatePlayer: z.string().includes('{model}').default('mcts:{model}'),
+      includeBest: z.boolean().default(true),
+      earlierBests: z.number().int().min(0).default(0),
+      roundsPerShard: positiveInt.default(5),
+      parallelShards: positiveInt.default(2),
+      maxMoves: positiveInt.default(3000),
+      /** evaluation games (never training data): <evalDir>/<configKey>/<workflowId>.db */
+      evalDir: z.string().min(1).default('data/eval'),
+      heartbeatTimeoutSeconds: seconds.default(30),
+      /** minimum win rate per baseline, judged on the 95% Wilson lower bound */
+      floors: z.record(z.string(), z.number().min(0).max(1)).default({ random: 0.9, heuristic: 0.85 }),
+      sprt: z
+        .strictObject({
+          elo0: z.number(),
+          elo1: z.number(),
+          alpha: z.number().gt(0).lt(0.5),
+          beta: z.number().gt(0).lt(0.5),
+          maxGames: positiveInt,
+        })
+        .refine((s) => s.elo1 > s.elo0, { path: ['elo1'], message: 'must be above elo0' })
+        .default({ elo0: 0, elo1: 10, alpha: 0.05, beta: 0.05, maxGames: 2000 }),
     }),
     promote: z.strictObject({
       minEloGain: z.number(),
+      /** post-promotion check: games of the new best against the previous one, on fresh seeds */
+      regressionGames: positiveInt.default(100),
+      /** roll back when the new best is worse than the previous by more than this (upper end of its 95% CI) */
+      regressionMarginElo: z.number().min(0).default(20),
+      /** Slack-compatible webhook; RINGRIFT_ALERT_WEBHOOK_URL and RINGRIFT_ALERT_SECRET override */
+      alerts: z
+        .strictObject({ webhookUrl: z.string().url().nullable().default(null), secret: z.string().min(1).nullable().default(null) })
+        .default({ webhookUrl: null, secret: null }),
     }),
   }),
 });
