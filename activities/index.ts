@@ -6,6 +6,7 @@ import { createNpzExportActivities } from './npzExport';
 import { createSelfplayActivities } from './selfplay';
 import { createTrainActivities } from './train';
 import { createPhaseInputActivities } from './phaseInput';
+import { createGauntletActivities } from './gauntlet';
 import type { LoadedConfig } from '../config/load';
 
 export interface ActivityDeps {
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSelfplayActivities(deps),
     ...createTrainActivities(deps),
     ...createPhaseInputActivities(deps),
+    ...createGauntletActivities(),
   };
 }
 

@@ -4,3 +4,4 @@ export { canonicalSelfplay } from './canonicalSelfplay';
 export { parityValidation } from './parityValidation';
 export { npzExport } from './npzExport';
 export { train } from './train';
+export { gauntlet } from './gauntlet';
