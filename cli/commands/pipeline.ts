@@ -10,6 +10,8 @@ import { temporal } from '@temporalio/proto';
 import { BOARD_TYPES, GameConfigMismatchError, closeGameDb, openGameDb, type BoardType } from '../../store/gameDb';
 import { PlayerSpecError, parsePlayerSpec } from '../../ai/players';
 import { configKey } from '../../ai/selfplay';
+import { resolveShardModels } from '../../activities/selfplay';
+import { resolveFromRoot } from '../../config/load';
 import type { SelfplayInput, SelfplayResult } from '../../workflows/canonicalSelfplay';
 import { planShards } from '../../workflows/canonicalSelfplay';
 import type { PhaseProgress } from '../../workflows/progress';
@@ -127,7 +129,10 @@ function registerSelfplay(run: Command): void {
     .requiredOption('--output-db <path>', 'game DB to create or append to')
     .option('--shard-size <n>', 'games per shard activity (default from config)')
     .option('--seed <n>', 'run seed; game i is the same whoever plays it (default 1)')
-    .option('--player-mix <specs>', 'comma-separated player specs: one for all seats or one per seat (random, heuristic)')
+    .option(
+      '--player-mix <specs>',
+      'comma-separated player specs: one for all seats or one per seat (random, heuristic, policy:<model>, mcts:<model>[:sims=N], gumbel:<model>[:sims=N]; <model> a registry id or best)',
+    )
     .option('--max-moves <n>', 'stop a game after this many moves')
     .option('--workflow-id <id>', 'workflow id (default selfplay-<board>_<n>p-<timestamp>)')
     .option('--dry-run', 'print the plan and start nothing')
@@ -136,6 +141,18 @@ function registerSelfplay(run: Command): void {
       const cfg = cliConfig(cmd);
       const d = cfg.pipeline.phases.canonical_selfplay;
       const input = selfplayInputFromOptions(o, { ...d, ...(d.queue ? { queue: d.queue } : {}) });
+      // neural players: every model must be in the registry (sha256 checked) before anything starts;
+      // `best` is pinned to its id so that every shard plays the same model
+      try {
+        const models = resolveShardModels({ ...input, registryDir: resolveFromRoot(cfg.pipeline.registry.dir) });
+        input.playerMix = input.playerMix.map((spec) =>
+          spec.replace(/^(policy|mcts|gumbel):best(?=$|:)/, (_m, k: string) => `${k}:${models['best']!.id}`),
+        );
+      } catch (err) {
+        const prefix = `player mix ${input.playerMix.join(',')}: `;
+        const msg = (err as Error).message;
+        throw new UserError(`--player-mix: ${msg.startsWith(prefix) ? msg.slice(prefix.length) : msg}`);
+      }
       const key = configKey(input);
       const workflowId = o.workflowId ?? `selfplay-${key}-${timestamp()}`;
       const shards = planShards(input, workflowId);
