@@ -8,6 +8,11 @@ import { UserError } from '../cli/errors';
 import { clientConnectionOptions, connectWorker } from './connection';
 import { detectGpus } from './hostFacts';
 import { killAllChildren, killAllChildrenSync } from './childProcesses';
+import { freePort } from '../cli/devServer';
+import { WorkerHealth } from './health';
+import { initMetrics, workerInfo } from './metrics';
+import { metricsInterceptor } from './metricsInterceptor';
+import { checkMetricsSettings, metricsPortFor, startMetricsServer, type MetricsServer } from './metricsServer';
 
 /** Workflows run on this queue; other queues carry activities only. */
 export const WORKFLOW_QUEUE = 'cpu';
@@ -18,6 +23,11 @@ export interface RunWorkerOptions {
   config: LoadedConfig;
   /** Called once the worker is polling. */
   onReady?: (identity: string) => void;
+}
+
+/** The line a worker prints once its endpoint listens; `ringrift dev up` reads it from the log. */
+export function metricsLine(identity: string, url: string): string {
+  return `worker ${identity} metrics: ${url}/metrics health: ${url}/health`;
 }
 
 export function workerIdentity(queue: string): string {
@@ -41,10 +51,22 @@ export async function runWorker(opts: RunWorkerOptions): Promise<void> {
     }
   }
 
+  const metrics = pipeline.metrics;
+  if (metrics.enabled) checkMetricsSettings(metrics); // refuse an exposed endpoint without a token before anything starts
+
   // Must precede the first NativeConnection, which would create a default runtime.
+  let runtimeMetricsUrl: string | null = null;
   if (!runtimeInstalled) {
+    // The SDK runtime's Prometheus exporter has no authentication, so it listens on a private loopback
+    // port and /metrics merges its text in: one scrape target, one token (README "Observability").
+    let telemetryOptions = {};
+    if (metrics.enabled && metrics.runtimeMetrics) {
+      const bindAddress = `127.0.0.1:${await freePort()}`;
+      runtimeMetricsUrl = `http://${bindAddress}/metrics`;
+      telemetryOptions = { metrics: { prometheus: { bindAddress } } };
+    }
     // The SDK's runtime shuts workers down on these signals; the worker then drains for shutdownGraceTime.
-    Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+    Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], telemetryOptions });
     runtimeInstalled = true;
   }
 
@@ -65,6 +87,24 @@ export async function runWorker(opts: RunWorkerOptions): Promise<void> {
 
   process.once('exit', killAllChildrenSync);
 
+  const health = new WorkerHealth(identity, [queue], { address: t.address, namespace: t.namespace }, metrics.health);
+  let metricsServer: MetricsServer | null = null;
+  if (metrics.enabled) {
+    initMetrics({ queue });
+    workerInfo.set({ identity, address: t.address, namespace: t.namespace }, 1);
+    try {
+      metricsServer = await startMetricsServer({ settings: metrics, port: metricsPortFor(metrics, queue), health, runtimeMetricsUrl });
+    } catch (err) {
+      await clientConnection.close();
+      await connection.close();
+      throw err;
+    }
+    console.log(metricsLine(identity, metricsServer.url));
+    const conn = clientConnection;
+    const deadlineMs = Math.max(1000, metrics.health.checkSeconds * 1000);
+    health.startChecking(() => conn.withDeadline(Date.now() + deadlineMs, () => conn.workflowService.getSystemInfo({})));
+  }
+
   const grace = pipeline.workers.shutdownGraceSeconds;
   const worker = await Worker.create({
     connection,
@@ -77,7 +117,9 @@ export async function runWorker(opts: RunWorkerOptions): Promise<void> {
     maxConcurrentWorkflowTaskExecutions: settings.maxConcurrentWorkflowTasks,
     shutdownGraceTime: `${grace}s`,
     shutdownForceTime: `${grace + 10}s`,
+    interceptors: { activity: [metricsInterceptor(health)] },
   });
+  health.watchWorker(() => worker.getState());
   console.log(
     `worker ${identity} polling queue "${queue}" on ${t.address} (namespace ${t.namespace}, ${settings.maxConcurrentActivities} concurrent activities)`,
   );
@@ -85,6 +127,8 @@ export async function runWorker(opts: RunWorkerOptions): Promise<void> {
   try {
     await worker.run();
   } finally {
+    health.stop();
+    await metricsServer?.close();
     await killAllChildren();
     await clientConnection.close();
     await connection.close();
