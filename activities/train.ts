@@ -15,6 +15,7 @@ import { gitCommit } from './npzExport';
 import type { ArtifactRef } from './parity';
 import { createProgressSignaller } from './progressSignal';
 import { TRAINER_EXIT_FAILURES } from './trainFailures';
+import { recordTrainingProgress, recordTrainingStart } from '../workers/metrics';
 
 export interface TrainHyperparameters {
   steps: number;
@@ -229,10 +230,12 @@ export function createTrainActivities(deps: { client: Client; identity: string }
             device = String(e.device ?? device);
             architecture = (e.architecture as Record<string, unknown>) ?? {};
             params = Number(e.params ?? 0);
+            recordTrainingStart(input.configKey, hb.step);
             break;
           case 'resume':
             resumedFrom = Number(e.step);
             hb.step = resumedFrom;
+            recordTrainingStart(input.configKey, resumedFrom);
             log.info('training resumed from checkpoint', { step: resumedFrom, checkpoint: e.checkpoint, attempt: info.attempt });
             break;
           case 'step':
@@ -240,6 +243,7 @@ export function createTrainActivities(deps: { client: Client; identity: string }
             hb.policyLoss = Number(e.policy_loss);
             hb.valueLoss = Number(e.value_loss);
             hb.positionsPerSecond = Number(e.positions_per_s);
+            recordTrainingProgress(input.configKey, hb);
             break;
           case 'checkpoint':
             hb.checkpointStep = Number(e.step);
