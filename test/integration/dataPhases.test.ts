@@ -114,6 +114,39 @@ test('parity_validation and npz_export phases end to end on a real Temporal serv
   );
   assert.ok(before.equals(fs.readFileSync(exp.output.path)));
 
+  // a replayer that cannot start, or that dies mid-run, fails the run and leaves every earlier
+  // parity result as it was (an environment failure is not a fact about the games)
+  const statuses = () => {
+    const d = new Database(dbFile, { readonly: true });
+    try {
+      // (a shard whose games were all answered before the replayer died records those real results,
+      // with a new parity_checked_at; the status of every game stays what it was)
+      return d.prepare('SELECT game_id, parity_status FROM games ORDER BY game_id').all();
+    } finally {
+      d.close();
+    }
+  };
+  const beforeStatuses = statuses();
+  const fixture = `${process.execPath} --import tsx ${path.resolve(__dirname, '../fixtures/external-replayer.ts')}`;
+  for (const [id, external, why] of [
+    ['it-parity-noreplayer', '/nonexistent/replayer', /external replayer "\/nonexistent\/replayer" cannot be used: .*no such file/],
+    [
+      'it-parity-replayer-dies',
+      `${fixture} --crash-after 1`,
+      /external replayer ".*" failed on game .*: external replayer exited \(code 3\)/,
+    ],
+  ] as const) {
+    await assert.rejects(
+      client.workflow.execute('parityValidation', {
+        taskQueue: WORKFLOW_QUEUE,
+        workflowId: id,
+        args: [{ ...parityInput(0.2), external }],
+      }),
+      (e: unknown) => e instanceof WorkflowFailedError && why.test(String((e.cause as Error)?.message)),
+    );
+    assert.deepEqual(statuses(), beforeStatuses, `${id}: parity statuses untouched`);
+  }
+
   // the CLI: parity on a sample, waiting with progress
   const cli = spawnSync(
     RINGRIFT_BIN,
