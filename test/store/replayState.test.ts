@@ -50,7 +50,7 @@ const REQUIRED_PLAYER_FIELDS = [
   'territorySpaces',
 ];
 
-function selfplayShard(dir: string, boardType: BoardType, numPlayers: number, numGames: number, maxMoves: number): string {
+async function selfplayShard(dir: string, boardType: BoardType, numPlayers: number, numGames: number, maxMoves: number): Promise<string> {
   const input: ShardInput = {
     workflowId: `selfplay-${boardType}_${numPlayers}p-test`,
     shardIndex: 0,
@@ -63,7 +63,7 @@ function selfplayShard(dir: string, boardType: BoardType, numPlayers: number, nu
     maxMoves,
     shardDb: path.join(dir, `${boardType}_${numPlayers}p.db`),
   };
-  playShard(input, () => {});
+  await playShard(input, () => {});
   return input.shardDb;
 }
 
@@ -73,8 +73,8 @@ for (const [boardType, numPlayers, games, maxMoves] of [
   ['square19', 2, 1, 40],
   ['hexagonal', 4, 1, 40],
 ] as const) {
-  test(`self-play ${boardType} ${numPlayers}p: stored initial states deserialize to the stored fingerprint and hash`, (t) => {
-    const file = selfplayShard(tmp(t), boardType, numPlayers, games, maxMoves);
+  test(`self-play ${boardType} ${numPlayers}p: stored initial states deserialize to the stored fingerprint and hash`, async (t) => {
+    const file = await selfplayShard(tmp(t), boardType, numPlayers, games, maxMoves);
     const db = openGameDb(file, { boardType, numPlayers });
     try {
       const rows = db.sqlite
@@ -212,8 +212,8 @@ test('the deserializer also reads the TS contract form, and names the field it c
   bad((o) => ((o['players'] as { ringsInHand: unknown }[])[0]!.ringsInHand = -1), /^players\.0\.ringsInHand: expected an integer/);
 });
 
-test('a gzip-compressed initial state (compressed = 1) is read like a plain one', (t) => {
-  const file = selfplayShard(tmp(t), 'square8', 2, 1, 30);
+test('a gzip-compressed initial state (compressed = 1) is read like a plain one', async (t) => {
+  const file = await selfplayShard(tmp(t), 'square8', 2, 1, 30);
   const db = openGameDb(file, { boardType: 'square8', numPlayers: 2 });
   try {
     const row = db.sqlite.prepare('SELECT game_id AS id, initial_state_json AS j FROM game_initial_state').get() as {
