@@ -56,9 +56,9 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
     last = JSON.stringify(p.shards.map((s) => [s.status, s.done]));
     const running = p.shards.find((s) => s.status === 'running' && s.done >= 2 && s.done < s.target - 20);
     if (!running) continue;
-    // Shards are scheduled in order, so shard k is activity id k+1.
+    // Activity ids count in order: 1 is the local activity that completes the input, then shard k is k+2.
     const desc = await handle.describe();
-    const act = (desc.raw.pendingActivities ?? []).find((a) => a.activityId === String(running.index + 1) && a.lastWorkerIdentity);
+    const act = (desc.raw.pendingActivities ?? []).find((a) => a.activityId === String(running.index + 2) && a.lastWorkerIdentity);
     const m = act?.lastWorkerIdentity?.match(/^ringrift-cpu-(\d+)@/);
     if (m) {
       victimPid = Number(m[1]);
