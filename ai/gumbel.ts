@@ -1,7 +1,7 @@
 // Gumbel root search (Danihelka et al. 2022, "Policy improvement by planning with Gumbel"): at the
 // root, m actions are sampled without replacement by Gumbel-top-k over the policy logits, and the
 // simulation budget is spent by sequential halving over them, keeping the better half by
-// g + logits + σ(q̂) after each phase. Below the root the tree is the PUCT tree of ./mcts (with its
+// g + logits + σ(q̂) after each phase (q̂ the completed Q, min-max rescaled over the root's actions). Below the root the tree is the PUCT tree of ./mcts (with its
 // virtual-loss leaf batching and multi-player backup). The policy target is the improved policy
 // softmax(logits + σ(completed Q)), which sums to 1 over the legal moves.
 import { cloneState, type GameState } from '../engine';
@@ -11,7 +11,7 @@ export interface GumbelSettings {
   sims: number;
   /** actions considered at the root (m), at most the legal moves and the budget (default 16) */
   maxConsidered: number;
-  /** σ(q) = (cVisit + max visits) · cScale · q, q rescaled to [0, 1] (defaults 50 and 0.1) */
+  /** σ(q) = (cVisit + max visits) · cScale · q, q min-max rescaled to [0, 1] (defaults 50 and 0.1, as mctx) */
   cVisit: number;
   cScale: number;
   cPuct: number;
@@ -48,7 +48,19 @@ export async function gumbelSearch(
   m = Math.min(m, budget);
   const order = Array.from({ length: k }, (_, a) => a).sort((a, b) => g[b]! + root.logits[b]! - (g[a]! + root.logits[a]!) || a - b);
   let remaining = order.slice(0, m);
-  const q01 = (a: number) => (root.N[a]! > 0 ? (root.W[a * root.np + me]! / root.N[a]! + 1) / 2 : (root.value[me]! + 1) / 2);
+  // completed Q for the mover (unvisited actions take the root's network value), rescaled to [0, 1]
+  // by the min and max over the root's actions, as mctx's qtransform_completed_by_mix_value does
+  const completed = (a: number) => (root.N[a]! > 0 ? root.W[a * root.np + me]! / root.N[a]! : root.value[me]!);
+  const q01 = (a: number) => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let b = 0; b < k; b++) {
+      const q = completed(b);
+      if (q < lo) lo = q;
+      if (q > hi) hi = q;
+    }
+    return hi - lo > 1e-9 ? (completed(a) - lo) / (hi - lo) : 0.5;
+  };
   const sigma = (q: number) => {
     let maxN = 0;
     for (let a = 0; a < k; a++) maxN = Math.max(maxN, root.N[a]!);
@@ -58,14 +70,10 @@ export async function gumbelSearch(
   const phases = m > 1 ? Math.ceil(Math.log2(m)) : 1;
   let used = 0;
   for (let phase = 0; phase < phases && used < budget; phase++) {
-    const last = phase === phases - 1;
-    const each = last
-      ? Math.max(1, Math.floor((budget - used) / remaining.length))
-      : Math.max(1, Math.floor(budget / (phases * remaining.length)));
-    const edges: number[] = [];
-    for (let r = 0; r < each; r++) edges.push(...remaining);
-    const n = Math.min(edges.length, budget - used);
-    used += await simulate(root, evaluate, n, settings, edges.slice(0, n));
+    // the last phase spends what is left of the budget, round robin over the remaining actions
+    const each = Math.max(1, Math.floor(budget / (phases * remaining.length)));
+    const n = phase === phases - 1 ? budget - used : Math.min(each * remaining.length, budget - used);
+    used += await simulate(root, evaluate, n, settings, remaining);
     if (remaining.length > 1) {
       const ranked = [...remaining].sort((a, b) => score(b) - score(a) || a - b);
       remaining = ranked.slice(0, Math.ceil(remaining.length / 2));

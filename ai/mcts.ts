@@ -169,15 +169,13 @@ export async function simulate(
   let e = 0;
   while (done < budget) {
     const leaves: Array<{ leaf: SearchNode; path: Path }> = [];
-    const want = Math.min(s.leafBatch, budget - done);
-    while (leaves.length < want) {
+    while (leaves.length < s.leafBatch && done + leaves.length < budget) {
       const first = edges ? edges[e % edges.length] : undefined;
       const d = descend(root, s.cPuct, first);
       if (d.leaf.terminal) {
         backup(d.path, d.leaf.terminal, true);
         done++;
         e++;
-        if (done >= budget) break;
         continue;
       }
       if (d.leaf.pending) {
