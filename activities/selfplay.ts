@@ -14,6 +14,7 @@ import { resolveModel } from '../store/registry';
 import { serializeReplayState } from '../store/replayState';
 import { ensureWritableDir } from '../store/safeDir';
 import { closeGameDb, countGames, fileSha256, listGameIds, mergeShardDbs, openGameDb, writeGame, type GameRecord } from '../store/gameDb';
+import { BOARDS } from '../workflows/inputSchemas';
 
 export interface ShardInput {
   workflowId: string;
@@ -342,6 +343,13 @@ export function createSelfplayActivities(deps: { client: Client }) {
      * the shard DB has committed.
      */
     async playSelfplayShard(input: ShardInput): Promise<ShardResult> {
+      // impossible input fails the same way on every retry: refuse it at once
+      if (!(BOARDS as readonly string[]).includes(input.boardType) || !(input.numPlayers >= 2 && input.numPlayers <= 4)) {
+        throw ApplicationFailure.nonRetryable(
+          `invalid shard input: board "${input.boardType}" with ${input.numPlayers} players (boards: ${BOARDS.join(', ')}; 2-4 players)`,
+          'InvalidInput',
+        );
+      }
       const ctx = Context.current();
       const hb = ctx.info.heartbeatDetails as ShardHeartbeat | undefined;
       if (ctx.info.attempt > 1)
