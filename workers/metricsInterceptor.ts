@@ -8,6 +8,7 @@ import type { ShardInput, ShardResult } from '../activities/selfplay';
 import type { ParityShardInput, ParityShardResult } from '../activities/parity';
 import type { NpzExportActivityResult, NpzExportInput } from '../activities/npzExport';
 import type { TrainRunInput, TrainRunResult } from '../activities/train';
+import type { GauntletShardInput, GauntletShardResult } from '../activities/gauntlet';
 import type { WorkerHealth } from './health';
 import * as m from './metrics';
 
@@ -71,6 +72,13 @@ export const RESULT_METRICS: Record<string, Deriver> = {
     m.exportPositions.inc(labels, res.positions);
     m.exportGames.inc(labels, res.games);
     m.exportFiles.inc(labels);
+  },
+  playGauntletShard(input, result) {
+    const res = result as GauntletShardResult;
+    const labels = { config_key: configKeyOf((input as GauntletShardInput).shard), baseline: res.opponent };
+    m.gauntletGames.inc({ ...labels, result: 'win' }, res.wins);
+    m.gauntletGames.inc({ ...labels, result: 'draw' }, res.draws);
+    m.gauntletGames.inc({ ...labels, result: 'loss' }, res.losses);
   },
   trainModel(input, result) {
     const res = result as TrainRunResult;

@@ -9,6 +9,7 @@ import { REPO_ROOT, resolveFromRoot, type LoadedConfig } from '../../config/load
 import { describePollers } from '../../activities/health';
 import { connectClient } from '../../workers/connection';
 import { detectGpus } from '../../workers/hostFacts';
+import type { HealthReport } from '../../workers/health';
 import { cliConfig, configDir } from '../context';
 import { UserError } from '../errors';
 import { isOurs, readPidRecord, readPidRecords, removePidRecord, stopProcess, writePidRecord, type PidRecord } from '../background';
@@ -23,6 +24,57 @@ import {
 } from '../devServer';
 
 const RINGRIFT_BIN = path.join(REPO_ROOT, 'bin', 'ringrift');
+
+/** A worker's pid record also remembers where its /metrics and /health listen. */
+type WorkerRecord = PidRecord & { metricsUrl?: string };
+
+/** The metrics port dev up gives the worker of `queue`: with RINGRIFT_METRICS_PORT (metrics.port) set, that port for
+ * the first worker and the next ports for the others; otherwise the worker's own choice (metrics.ports). */
+function devMetricsPort(cfg: LoadedConfig, index: number): string | undefined {
+  const base = cfg.pipeline.metrics.port;
+  if (base === null) return undefined;
+  return String(base === 0 ? 0 : base + index);
+}
+
+/** The URL the worker printed when its endpoint started listening (its log, this pid's line). */
+function metricsUrlFromLog(logFile: string, queue: string, pid: number): string | undefined {
+  const re = new RegExp(`^worker ringrift-${queue}-${pid}@\\S+ metrics: (\\S+)/metrics `, 'm');
+  try {
+    return re.exec(fs.readFileSync(logFile, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function printMetricsUrls(rec: WorkerRecord): void {
+  if (rec.metricsUrl) console.log(`  ${rec.name} metrics: ${rec.metricsUrl}/metrics  health: ${rec.metricsUrl}/health`);
+}
+
+/** GET <url>/health with the configured token: the report, or why there is none. */
+async function fetchHealth(cfg: LoadedConfig, url: string): Promise<{ status: number; report?: HealthReport; error?: string }> {
+  const token = cfg.pipeline.metrics.token;
+  try {
+    const res = await fetch(`${url}/health`, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(3000),
+    });
+    if (res.status === 401) return { status: res.status, error: 'the endpoint wants a bearer token: set RINGRIFT_METRICS_TOKEN' };
+    return { status: res.status, report: (await res.json()) as HealthReport };
+  } catch (err) {
+    return { status: 0, error: (err as Error).message };
+  }
+}
+
+function describeHealth(h: { status: number; report?: HealthReport; error?: string }): string {
+  const r = h.report;
+  if (!r) return `unknown (${h.error ?? `HTTP ${h.status}`})`;
+  const last = r.lastActivity
+    ? `last activity ${r.lastActivity.activityType} ${r.lastActivity.outcome} at ${r.lastActivity.finishedAt}`
+    : 'no activity yet';
+  const errors = `${r.errors.count} failures in ${r.errors.windowMinutes} min`;
+  const head = r.healthy ? 'healthy' : `UNHEALTHY (${r.problems.join('; ')})`;
+  return `${head}; ${r.polling ? 'polling' : 'not polling'} ${r.queues.join(', ')}; ${last}; ${errors}`;
+}
 
 function devPaths(cfg: LoadedConfig) {
   const stateDir = resolveFromRoot(cfg.pipeline.dev.stateDir);
@@ -108,11 +160,12 @@ async function waitForPoller(cfg: LoadedConfig, queue: string, pid: number, time
 
 async function startWorkers(cfg: LoadedConfig, cfgDir: string): Promise<void> {
   const { stateDir, logDir } = devPaths(cfg);
-  for (const queue of cfg.pipeline.dev.workers) {
+  for (const [index, queue] of cfg.pipeline.dev.workers.entries()) {
     const name = `worker-${queue}`;
-    const existing = readPidRecord(stateDir, name);
+    const existing = readPidRecord(stateDir, name) as WorkerRecord | undefined;
     if (existing && isOurs(existing)) {
       console.log(`${name} already running (pid ${existing.pid})`);
+      printMetricsUrls(existing);
       continue;
     }
     if (queue === 'gpu' && detectGpus().length === 0) {
@@ -123,7 +176,9 @@ async function startWorkers(cfg: LoadedConfig, cfgDir: string): Promise<void> {
     const logFile = path.join(logDir, `${name}.log`);
     const log = fs.openSync(logFile, 'a');
     // The dev server is local: point the worker at it whatever the environment says.
-    const env = { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: `${cfg.pipeline.dev.ip}:${cfg.pipeline.dev.port}` };
+    const env: NodeJS.ProcessEnv = { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: `${cfg.pipeline.dev.ip}:${cfg.pipeline.dev.port}` };
+    const metricsPort = devMetricsPort(cfg, index);
+    if (metricsPort !== undefined) env.RINGRIFT_METRICS_PORT = metricsPort;
     const child = spawn(RINGRIFT_BIN, ['--config', cfgDir, 'worker', '--queue', queue], {
       detached: true,
       stdio: ['ignore', log, log],
@@ -134,7 +189,8 @@ async function startWorkers(cfg: LoadedConfig, cfgDir: string): Promise<void> {
     let exited = false;
     child.once('exit', () => (exited = true));
     const marker = `--queue ${queue}`;
-    writePidRecord(stateDir, { name, pid: child.pid!, marker, startedAt: new Date().toISOString(), logFile });
+    const record: WorkerRecord = { name, pid: child.pid!, marker, startedAt: new Date().toISOString(), logFile };
+    writePidRecord(stateDir, record);
     process.stdout.write(`starting ${name} (log ${logFile}) ...`);
     const ok = await waitForPoller(cfg, queue, child.pid!, 90_000, () => !exited);
     if (!ok) {
@@ -144,6 +200,11 @@ async function startWorkers(cfg: LoadedConfig, cfgDir: string): Promise<void> {
       throw new UserError(`${name} did not start polling queue "${queue}"\n--- ${logFile} (last lines) ---\n${tailFile(logFile)}`, 1);
     }
     console.log(' polling');
+    if (cfg.pipeline.metrics.enabled) {
+      record.metricsUrl = metricsUrlFromLog(logFile, queue, child.pid!);
+      writePidRecord(stateDir, record);
+      printMetricsUrls(record);
+    }
   }
 }
 
@@ -186,8 +247,14 @@ async function devStatus(cmd: Command): Promise<void> {
   console.log(`server:  ${serverRunning ? `running (pid ${server.pid})` : 'not running (start it with: ringrift dev up)'}`);
   console.log(`address: ${t.address}  namespace: ${t.namespace}`);
   console.log(`web UI:  ${uiUrl(cfg)}`);
-  const workers = readPidRecords(stateDir).filter((r) => r.name.startsWith('worker-'));
-  for (const w of workers) console.log(`${w.name}: ${isOurs(w) ? `running (pid ${w.pid}, log ${w.logFile})` : 'not running'}`);
+  const workers = readPidRecords(stateDir).filter((r) => r.name.startsWith('worker-')) as WorkerRecord[];
+  for (const w of workers) {
+    const running = isOurs(w);
+    console.log(`${w.name}: ${running ? `running (pid ${w.pid}, log ${w.logFile})` : 'not running'}`);
+    if (!running || !w.metricsUrl) continue;
+    printMetricsUrls(w);
+    console.log(`  ${w.name} health: ${describeHealth(await fetchHealth(cfg, w.metricsUrl))}`);
+  }
   if (workers.length === 0) console.log('workers: none started by dev up');
   try {
     const client = await connectClient(t, '3s');

@@ -22,11 +22,14 @@ test(
     const port = await freePort();
     let uiPort = await freePort();
     while (uiPort === port) uiPort = await freePort();
+    let metricsPort = await freePort();
+    while (metricsPort === port || metricsPort === uiPort) metricsPort = await freePort();
     const env = {
       RINGRIFT_STATE_DIR: stateDir,
       RINGRIFT_DEV_PORT: String(port),
       RINGRIFT_UI_PORT: String(uiPort),
       RINGRIFT_TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      RINGRIFT_METRICS_PORT: String(metricsPort),
     };
     t.after(() => {
       ringrift(['dev', 'down'], env);
@@ -37,6 +40,9 @@ test(
     assert.equal(up.code, 0, up.out);
     assert.match(up.out, /starting worker-cpu .* polling/);
     assert.match(up.out, new RegExp(`Temporal Web UI: http://127.0.0.1:${uiPort}`));
+    const metricsUrl = `http://127.0.0.1:${metricsPort}`;
+    assert.ok(up.out.includes(`worker-cpu metrics: ${metricsUrl}/metrics  health: ${metricsUrl}/health`), up.out);
+    assert.equal((await fetch(`${metricsUrl}/health`)).status, 200);
     assert.ok(fs.existsSync(path.join(stateDir, 'temporal.db')));
 
     const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
@@ -56,6 +62,7 @@ test(
     assert.equal(status.code, 0, status.out);
     assert.match(status.out, /server: +running/);
     assert.match(status.out, /queue cpu: ringrift-cpu-\d+@/);
+    assert.match(status.out, /worker-cpu health: healthy; polling cpu; /);
     assert.match(status.out, /queue gpu: no worker polling/);
 
     const health = ringrift(['cluster', 'health'], env);
