@@ -8,7 +8,15 @@ import type { Client } from '@temporalio/client';
 import { applyMoveTrusted, createInitialState, fingerprint, hashState, type BoardType, type GameState } from '../engine';
 import { configKey, gameSeed, playGame, seatSpecs, type PlayedGame } from '../ai/selfplay';
 import type { ModelRef } from '../ai/evaluator';
-import { NeuralPlayers, modelRefsOf, playGameAsync, runLockstep, type MoveProbs, type NeuralSettings } from '../ai/neural';
+import {
+  NeuralPlayers,
+  modelRefsOf,
+  neuralSettingsFromEnv,
+  playGameAsync,
+  runLockstep,
+  type MoveProbs,
+  type NeuralSettings,
+} from '../ai/neural';
 import { DEFAULT_CONFIG_DIR, loadConfig, resolveFromRoot } from '../config/load';
 import { resolveModel } from '../store/registry';
 import { serializeReplayState } from '../store/replayState';
@@ -215,7 +223,8 @@ export async function playShard(input: ShardInput, report: (m: ShardMessage) => 
       }
     } else {
       let done = input.numGames - todo.length;
-      const players = await NeuralPlayers.create(models, input, input.neural ?? {}, { selfplay: true });
+      const settings = { ...neuralSettingsFromEnv(), ...input.neural };
+      const players = await NeuralPlayers.create(models, input, settings, { selfplay: true });
       await runLockstep(
         todo.length,
         players.settings.concurrentGames,

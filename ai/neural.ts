@@ -50,6 +50,27 @@ export const DEFAULT_NEURAL: NeuralSettings = {
   gumbelSims: DEFAULT_GUMBEL.sims,
 };
 
+/** Environment overrides of the worker (RINGRIFT_NN_BATCH, RINGRIFT_NN_GAMES, RINGRIFT_NN_THREADS, RINGRIFT_NN_LEAF_BATCH). */
+export function neuralSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<NeuralSettings> {
+  const out: Partial<NeuralSettings> = {};
+  const num = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name}=${v}: give a positive integer`);
+    return n;
+  };
+  const b = num('RINGRIFT_NN_BATCH');
+  if (b !== undefined) out.batchSize = b;
+  const g = num('RINGRIFT_NN_GAMES');
+  if (g !== undefined) out.concurrentGames = g;
+  const t = num('RINGRIFT_NN_THREADS');
+  if (t !== undefined) out.threads = t;
+  const l = num('RINGRIFT_NN_LEAF_BATCH');
+  if (l !== undefined) out.leafBatch = l;
+  return out;
+}
+
 /** A soft policy target as stored in game_moves.move_probs: canonical move key → probability. */
 export type MoveProbs = Record<string, number>;
 
