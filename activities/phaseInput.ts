@@ -33,7 +33,7 @@ export function playerMixProblems(mix: string[], numPlayers: number, field = 'pl
     }
   }
   if (mix.length !== 1 && mix.length !== numPlayers) {
-    problems.push(`${field}: ${mix.length} specs for ${numPlayers} players: give one spec, or one per seat`);
+    problems.push(`${field}: ${mix.length} specs for ${numPlayers} players: give one spec for all seats, or exactly one per seat`);
   }
   return problems;
 }
