@@ -4,8 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BoardType } from '../../engine';
 import { encodeLegalMoves } from '../../ai/encoding';
-import { configKey, gameSeed, playGame, seatSpecs } from '../../ai/selfplay';
-import { closeGameDb, fileSha256Sync, openGameDb, readGame, writeGame, type GameRecord } from '../../store/gameDb';
+import { configKey } from '../../ai/selfplay';
+import { playShard } from '../../activities/selfplay';
+import { closeGameDb, fileSha256Sync, openGameDb, readGame } from '../../store/gameDb';
 import { replayGame, selectParityGames, validateGames } from '../../store/parity';
 import { readNpz } from '../../store/npz';
 import { exportNpz } from '../../store/npzExport';
@@ -40,53 +41,41 @@ export interface TrainingNpz {
 
 const FIXED_TIME = '2026-11-30T00:00:00.000Z';
 
-function record(opts: TrainingNpzOptions, index: number, createdAt: string): GameRecord {
-  const seed = gameSeed(opts.seed, index);
-  const seats = seatSpecs(opts.playerMix ?? ['heuristic'], opts.players, index);
-  const game = playGame({ boardType: opts.board, numPlayers: opts.players, seed, seats, maxMoves: opts.maxMoves ?? 3000 });
-  return {
-    gameId: `train-${configKey({ boardType: opts.board, numPlayers: opts.players })}-s${opts.seed}-g${String(index).padStart(5, '0')}`,
-    boardType: opts.board,
-    numPlayers: opts.players,
-    seed,
-    players: seats.map((spec, i) => ({ seat: i + 1, playerType: 'ai', spec, aiType: spec })),
-    initialState: {
-      boardType: opts.board,
-      numPlayers: opts.players,
-      rngSeed: seed,
-      rulesOptions: opts.players === 2 ? { swapRuleEnabled: true } : {},
-      fingerprint: game.initial.fingerprint,
-      stateHash: game.initial.hash,
-    },
-    moves: game.moves as unknown as Record<string, unknown>[],
-    steps: game.steps.map((s) => ({ ...s, statusBefore: 'active' })),
-    winner: game.winner,
-    terminationReason: game.terminationReason,
-    source: 'test_training_data',
-    engineMode: seats.join('_vs_'),
-    createdAt,
-    gameStatus: game.truncated ? 'active' : 'completed',
-  };
-}
-
-/** Plays `games` games, stores them, validates parity and exports one NPZ. */
+/** Plays `games` games with the self-play shard loop (the production writer), validates parity, exports one NPZ. */
 export async function makeTrainingNpz(opts: TrainingNpzOptions): Promise<TrainingNpz> {
   fs.mkdirSync(opts.dir, { recursive: true });
   const stem = opts.name ?? `${opts.board}_${opts.players}p-s${opts.seed}`;
   const dbPath = path.join(opts.dir, `${stem}.db`);
   const npzPath = path.join(opts.dir, `${stem}.npz`);
   const createdAt = opts.createdAt ?? FIXED_TIME;
-  const db = openGameDb(dbPath, { boardType: opts.board, numPlayers: opts.players, create: true });
+  const key = configKey({ boardType: opts.board, numPlayers: opts.players });
+  await playShard(
+    {
+      workflowId: `train-${key}-s${opts.seed}`,
+      shardIndex: 0,
+      firstGame: 0,
+      numGames: opts.games,
+      boardType: opts.board,
+      numPlayers: opts.players,
+      seed: opts.seed,
+      playerMix: opts.playerMix ?? ['heuristic'],
+      maxMoves: opts.maxMoves ?? 3000,
+      shardDb: dbPath,
+      source: 'test_training_data',
+    },
+    () => undefined,
+  );
+  const write = openGameDb(dbPath, { boardType: opts.board, numPlayers: opts.players });
   try {
-    for (let i = 0; i < opts.games; i++) writeGame(db, record(opts, i, createdAt), { ifExists: 'skip' });
-    validateGames(db, selectParityGames(db), { checkedAt: createdAt });
-    const res = await exportNpz(db, {
-      output: npzPath,
-      splitRatio: opts.splitRatio ?? 0.8,
-      sourceSha256: fileSha256Sync(dbPath),
-      gitCommit: 'test',
-      createdAt,
-    });
+    validateGames(write, selectParityGames(write), { checkedAt: createdAt });
+  } finally {
+    closeGameDb(write);
+  }
+  // hashed closed, as the export activity does: an open WAL database is not yet the file on disk
+  const sourceSha256 = fileSha256Sync(dbPath);
+  const db = openGameDb(dbPath, { boardType: opts.board, numPlayers: opts.players, readonly: true });
+  try {
+    const res = await exportNpz(db, { output: npzPath, splitRatio: opts.splitRatio ?? 0.8, sourceSha256, gitCommit: 'test', createdAt });
     return {
       npzPath,
       dbPath,
