@@ -6,6 +6,7 @@ import { registerClusterCommands } from './commands/cluster';
 import { registerEngineCommands } from './commands/engine';
 import { registerPipelineCommands } from './commands/pipeline';
 import { registerModelsCommands } from './commands/models';
+import { registerRatingsCommands } from './commands/ratings';
 import { registerSchemaCommand } from './commands/schema';
 import { UserError } from './errors';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerEngineCommands(program);
   registerPipelineCommands(program);
   registerModelsCommands(program);
+  registerRatingsCommands(program);
   registerSchemaCommand(program);
   return program;
 }

@@ -21,6 +21,7 @@ import { startPhase, timestamp, uiLink } from '../pipelineRun';
 import { connectOrExplain } from './cluster';
 import { registerNpzExport, registerParityValidation } from './dataPhases';
 import { registerTrain } from './train';
+import { registerGauntlet } from './gauntlet';
 
 export function parseIntOption(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^-?\d+$/.test(value.trim())) throw new UserError(`${name}: expected an integer, got "${value}"`);
@@ -254,6 +255,7 @@ export function registerPipelineCommands(program: Command): void {
   registerParityValidation(run);
   registerNpzExport(run);
   registerTrain(run);
+  registerGauntlet(run);
   pipeline
     .command('status [workflowId]')
     .description('phase, progress and failures of a run (recent runs without an id)')
