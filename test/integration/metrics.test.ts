@@ -10,6 +10,8 @@ import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { temporal } from '@temporalio/proto';
+import YAML from 'yaml';
+import { REPO_ROOT } from '../../config/load';
 import { freePort, tailFile } from '../../cli/devServer';
 import type { SelfplayResult } from '../../workflows/canonicalSelfplay';
 import { RINGRIFT_BIN, startTestServer, startTestWorker, testClient } from '../helpers/temporal';
@@ -59,18 +61,19 @@ async function waitFor<T>(what: string, ms: number, f: () => Promise<T | undefin
 async function startPrometheus(bin: string, dir: string, target: string, token: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'token'), token, { mode: 0o600 });
-  // The same shape as config/prometheus.yml, pointed at the test worker, scraping every second.
-  fs.writeFileSync(
-    path.join(dir, 'prometheus.yml'),
-    [
-      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-      'scrape_configs:',
-      '  - job_name: ringrift-worker',
-      '    authorization: { type: Bearer, credentials_file: token }',
-      `    static_configs: [{ targets: ['${target}'] }]`,
-      '',
-    ].join('\n'),
-  );
+  // The shipped config/prometheus.yml, pointed at the test worker with its token, scraping every second.
+  const cfg = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'config', 'prometheus.yml'), 'utf8')) as {
+    global: Record<string, string>;
+    scrape_configs: Record<string, unknown>[];
+  };
+  cfg.global = { ...cfg.global, scrape_interval: '1s', evaluation_interval: '1s' };
+  assert.equal(cfg.scrape_configs.length, 1);
+  assert.equal(cfg.scrape_configs[0]!.job_name, 'ringrift-worker');
+  Object.assign(cfg.scrape_configs[0]!, {
+    authorization: { type: 'Bearer', credentials_file: path.join(dir, 'token') },
+    static_configs: [{ targets: [target] }],
+  });
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify(cfg));
   const log = fs.openSync(path.join(dir, 'prometheus.log'), 'a');
   const child = spawn(
     bin,
@@ -223,6 +226,18 @@ test(
         assert.ok(moves >= result.games, `moves ${moves}`);
         assert.ok(runtime.length > 0, 'Temporal SDK runtime metrics are merged into the same scrape');
         assert.equal(connected, 1);
+        // every query of the shipped Grafana dashboard parses; the self-play throughput panel has data
+        const dashboard = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'config', 'grafana-dashboard.json'), 'utf8')) as {
+          panels: { title: string; targets: { expr: string }[] }[];
+        };
+        for (const panel of dashboard.panels) {
+          for (const target of panel.targets) await promQuery(p.url, target.expr.replaceAll('$__rate_interval', '1m'));
+        }
+        const throughput = await promQuery(p.url, 'sum by (config_key) (rate(ringrift_selfplay_games_total[1m]))');
+        assert.deepEqual(
+          throughput.map((r) => r.metric.config_key),
+          ['square8_2p'],
+        );
       },
     );
 
