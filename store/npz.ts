@@ -318,29 +318,20 @@ class FileSink {
   }
 }
 
-function* chunks(buf: Buffer): Generator<Buffer> {
-  for (let off = 0; off < buf.length; off += CHUNK) yield buf.subarray(off, Math.min(buf.length, off + CHUNK));
+/** Bytes per element of a dtype. */
+export function npyItemSize(dtype: NpyDtype): number {
+  const uni = /^<U(\d+)$/.exec(dtype);
+  if (uni) return Number(uni[1]) * 4;
+  return { '<f4': 4, '<f8': 8, '|i1': 1, '<i2': 2, '<i4': 4, '<i8': 8, '|u1': 1, '|b1': 1 }[dtype as NpyNumericDtype];
 }
 
-async function writeEntry(
-  sink: FileSink,
-  name: string,
-  npy: EncodedNpy,
-  compress: boolean,
-  level: number,
-  forceZip64: boolean,
-): Promise<CentralEntry> {
-  const nameBuf = Buffer.from(name, 'utf8');
-  const utf8 = /[^\x20-\x7e]/.test(name);
-  const uncompressed = npy.header.length + npy.body.length;
-  const zip64 = forceZip64 || uncompressed >= ZIP64_ENTRY_THRESHOLD;
-  const method = compress ? 8 : 0;
-  const offset = sink.pos;
-
+function localHeader(nameBuf: Buffer, utf8: boolean, method: number, zip64: boolean, crc = 0, compressed = 0, uncompressed = 0): Buffer {
   const extra = zip64 ? Buffer.alloc(20) : Buffer.alloc(0);
   if (zip64) {
     extra.writeUInt16LE(0x0001, 0);
     extra.writeUInt16LE(16, 2);
+    extra.writeBigUInt64LE(BigInt(uncompressed), 4);
+    extra.writeBigUInt64LE(BigInt(compressed), 12);
   }
   const local = Buffer.alloc(30);
   local.writeUInt32LE(SIG_LOCAL, 0);
@@ -349,46 +340,392 @@ async function writeEntry(
   local.writeUInt16LE(method, 8);
   local.writeUInt16LE(0, 10); // time 00:00:00
   local.writeUInt16LE(DOS_DATE_1980_01_01, 12);
-  // crc (14) and sizes (18, 22) are patched after the data is written.
+  local.writeUInt32LE(crc >>> 0, 14);
+  local.writeUInt32LE(zip64 ? (uncompressed || compressed ? U32_MAX : 0) : compressed, 18);
+  local.writeUInt32LE(zip64 ? (uncompressed || compressed ? U32_MAX : 0) : uncompressed, 22);
   local.writeUInt16LE(nameBuf.length, 26);
   local.writeUInt16LE(extra.length, 28);
-  sink.write(local);
-  sink.write(nameBuf);
-  sink.write(extra);
+  return Buffer.concat([local, nameBuf, extra]);
+}
 
-  let crc = 0;
-  const dataStart = sink.pos;
-  const pieces = [npy.header, ...chunks(npy.body)];
-  if (!compress) {
-    for (const p of pieces) {
-      crc = crc32(p, crc);
-      sink.write(p);
-    }
-  } else {
-    const deflate = zlib.createDeflateRaw({ level });
-    const drained = (async () => {
-      for await (const out of deflate) sink.write(out as Buffer);
-    })();
-    try {
-      for (const p of pieces) {
-        crc = crc32(p, crc);
-        if (!deflate.write(p)) await once(deflate, 'drain');
-      }
-      deflate.end();
-    } finally {
-      await drained;
+/** Deflates (or stores) one member's bytes into a sink, tracking CRC and sizes. */
+class MemberBody {
+  crc = 0;
+  uncompressed = 0;
+  readonly start: number;
+  private readonly deflate?: zlib.DeflateRaw;
+  private readonly drained?: Promise<void>;
+  constructor(
+    private readonly sink: FileSink,
+    compress: boolean,
+    level: number,
+  ) {
+    this.start = sink.pos;
+    if (compress) {
+      const d = zlib.createDeflateRaw({ level });
+      this.deflate = d;
+      this.drained = (async () => {
+        for await (const out of d) sink.write(out as Buffer);
+      })();
+      this.drained.catch((err: unknown) => d.destroy(err as Error)); // e.g. ENOSPC: wake a pending write
     }
   }
-  const compressed = sink.pos - dataStart;
-  if (!zip64 && compressed >= U32_MAX) throw new Error(`npz entry ${name}: compressed size passed 4 GiB without zip64`);
+  /** `buf` must not be modified afterwards: the deflate stream may still hold it. */
+  async push(buf: Uint8Array): Promise<void> {
+    if (buf.length === 0) return;
+    this.crc = crc32(buf, this.crc);
+    this.uncompressed += buf.length;
+    if (!this.deflate) this.sink.write(buf);
+    else if (!this.deflate.write(buf)) await once(this.deflate, 'drain');
+  }
+  /** Flush; returns the compressed size. */
+  async end(): Promise<number> {
+    if (this.deflate && this.drained) {
+      this.deflate.end();
+      await this.drained;
+    }
+    return this.sink.pos - this.start;
+  }
+}
 
-  const fix = Buffer.alloc(12);
-  fix.writeUInt32LE(crc >>> 0, 0);
-  fix.writeUInt32LE(zip64 ? U32_MAX : compressed, 4);
-  fix.writeUInt32LE(zip64 ? U32_MAX : uncompressed, 8);
-  sink.patch(fix, offset + 14);
-  if (zip64) sink.patch(Buffer.concat([u64(uncompressed), u64(compressed)]), offset + 30 + nameBuf.length + 4);
-  return { name: nameBuf, utf8, method, crc: crc >>> 0, compressed, uncompressed, offset, zip64 };
+const STAGE_BYTES = 1 << 20;
+
+interface ClosedMember {
+  crc: number;
+  compressed: number;
+  uncompressed: number;
+}
+
+/**
+ * The body of one `.npy` member, written in pieces (C order) after its header. The shape is
+ * declared up front; close() checks that exactly that many bytes arrived. Data is copied, so the
+ * caller may reuse its buffers right after write() returns.
+ */
+export class NpyMemberWriter {
+  private stage = Buffer.allocUnsafe(STAGE_BYTES);
+  private used = 0;
+  private written = 0;
+  private closed = false;
+  constructor(
+    readonly name: string,
+    readonly expectedBytes: number,
+    private readonly body: MemberBody,
+    private readonly onClose: (m: ClosedMember) => void,
+  ) {}
+
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  async write(data: NumericTypedArray | Uint8Array): Promise<void> {
+    if (this.closed) throw new Error(`npz member ${this.name}: write after close`);
+    const src = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (this.written + src.length > this.expectedBytes) {
+      throw new RangeError(`npz member ${this.name}: more data than its shape holds (${this.expectedBytes} bytes)`);
+    }
+    this.written += src.length;
+    let off = 0;
+    while (off < src.length) {
+      const n = Math.min(src.length - off, STAGE_BYTES - this.used);
+      src.copy(this.stage, this.used, off, off + n);
+      this.used += n;
+      off += n;
+      if (this.used === STAGE_BYTES) await this.flush();
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.used === 0) return;
+    const b = this.stage.subarray(0, this.used);
+    this.stage = Buffer.allocUnsafe(STAGE_BYTES);
+    this.used = 0;
+    await this.body.push(b);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.written !== this.expectedBytes) {
+      throw new RangeError(`npz member ${this.name}: got ${this.written} bytes, its shape needs ${this.expectedBytes}`);
+    }
+    await this.flush();
+    this.closed = true;
+    const compressed = await this.body.end();
+    this.onClose({ crc: this.body.crc >>> 0, compressed, uncompressed: this.body.uncompressed });
+  }
+}
+
+/** An append-only temp file of raw bytes (for arrays whose length is known only at the end). */
+export class RawSpill {
+  bytes = 0;
+  private fd: number;
+  private buf = Buffer.allocUnsafe(STAGE_BYTES);
+  private used = 0;
+  constructor(readonly file: string) {
+    this.fd = fs.openSync(file, 'wx+', 0o600);
+  }
+  write(data: NumericTypedArray | Uint8Array): void {
+    const src = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let off = 0;
+    while (off < src.length) {
+      const n = Math.min(src.length - off, STAGE_BYTES - this.used);
+      src.copy(this.buf, this.used, off, off + n);
+      this.used += n;
+      off += n;
+      if (this.used === STAGE_BYTES) this.flush();
+    }
+    this.bytes += src.length;
+  }
+  private flush(): void {
+    let off = 0;
+    while (off < this.used) off += fs.writeSync(this.fd, this.buf, off, this.used - off);
+    this.used = 0;
+  }
+  /** The bytes written so far, in fresh buffers of up to 4 MiB. */
+  *chunks(): Generator<Buffer> {
+    this.flush();
+    for (let pos = 0; pos < this.bytes;) {
+      const b = Buffer.allocUnsafe(Math.min(CHUNK, this.bytes - pos));
+      let got = 0;
+      while (got < b.length) got += fs.readSync(this.fd, b, got, b.length - got, pos + got);
+      pos += got;
+      yield b;
+    }
+  }
+  /** Close and delete the file. */
+  remove(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    fs.rmSync(this.file, { force: true });
+  }
+}
+
+/** A member compressed into its own temp file, appended to the archive later (see NpzStreamWriter.spill). */
+export interface SpilledMember {
+  readonly writer: NpyMemberWriter;
+}
+
+interface SpillState {
+  writer: NpyMemberWriter;
+  name: string;
+  file: string;
+  fd: number;
+  closed?: ClosedMember;
+  appended: boolean;
+}
+
+/**
+ * Writes an .npz archive member by member, in bounded memory, into a temp file beside `file`
+ * (linked, or with overwrite renamed, into place by commit()). Members are written straight into
+ * the archive (member(), add(), addFromRaw(): one at a time), or compressed into their own temp
+ * files (spill()) and copied in later with append(), so several arrays can be filled at once.
+ * Output is the same bytes writeNpz produces for the same arrays in the same order.
+ */
+export class NpzStreamWriter {
+  readonly tmp: string;
+  private readonly fd: number;
+  private readonly sink: FileSink;
+  private readonly entries: CentralEntry[] = [];
+  private readonly spills = new Set<SpillState>();
+  private readonly raws = new Set<RawSpill>();
+  private readonly names = new Set<string>();
+  private openMember = false;
+  private done = false;
+  private serial = 0;
+  private readonly compress: boolean;
+  private readonly level: number;
+  private readonly forceZip64: boolean;
+  private readonly overwrite: boolean;
+
+  constructor(
+    readonly file: string,
+    opts: WriteNpzOptions = {},
+  ) {
+    if (os.endianness() !== 'LE') throw new Error('npz writer assumes a little-endian host');
+    this.overwrite = opts.overwrite === true;
+    this.compress = opts.compress !== false;
+    this.level = opts.level ?? 6;
+    this.forceZip64 = opts.zip64 === 'always';
+    if (!this.overwrite && fs.existsSync(file)) throw new Error(`refusing to overwrite existing ${file} (pass overwrite: true)`);
+    const dir = path.dirname(path.resolve(file));
+    this.tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    this.fd = fs.openSync(this.tmp, 'wx', 0o644);
+    this.sink = new FileSink(this.fd);
+  }
+
+  private claim(name: string, dtype: NpyDtype, shape: readonly number[]): { header: Buffer; bodyBytes: number; member: string } {
+    if (this.done) throw new Error('npz writer already committed or aborted');
+    validateName(name);
+    if (this.names.has(name)) throw new Error(`npz array ${JSON.stringify(name)} written twice`);
+    let count = 1;
+    for (const d of shape) {
+      if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`npz array ${name}: bad dimension ${String(d)}`);
+      count *= d;
+    }
+    this.names.add(name);
+    return { header: npyHeader(dtype, shape), bodyBytes: count * npyItemSize(dtype), member: `${name}.npy` };
+  }
+
+  private zip64For(uncompressed: number): boolean {
+    return this.forceZip64 || uncompressed >= ZIP64_ENTRY_THRESHOLD;
+  }
+
+  /** Start a member written straight into the archive; close it before starting another. */
+  async member(name: string, dtype: NpyDtype, shape: readonly number[]): Promise<NpyMemberWriter> {
+    if (this.openMember) throw new Error('npz writer: close the open member first');
+    const { header, bodyBytes, member } = this.claim(name, dtype, shape);
+    const nameBuf = Buffer.from(member, 'utf8');
+    const utf8 = /[^\x20-\x7e]/.test(member);
+    const uncompressed = header.length + bodyBytes;
+    const zip64 = this.zip64For(uncompressed);
+    const method = this.compress ? 8 : 0;
+    const offset = this.sink.pos;
+    this.sink.write(localHeader(nameBuf, utf8, method, zip64));
+    const body = new MemberBody(this.sink, this.compress, this.level);
+    await body.push(header);
+    this.openMember = true;
+    return new NpyMemberWriter(member, bodyBytes, body, (m) => {
+      this.openMember = false;
+      if (m.uncompressed !== uncompressed) throw new Error(`npz member ${member}: size mismatch`);
+      if (!zip64 && m.compressed >= U32_MAX) throw new Error(`npz entry ${member}: compressed size passed 4 GiB without zip64`);
+      const fix = Buffer.alloc(12);
+      fix.writeUInt32LE(m.crc, 0);
+      fix.writeUInt32LE(zip64 ? U32_MAX : m.compressed, 4);
+      fix.writeUInt32LE(zip64 ? U32_MAX : uncompressed, 8);
+      this.sink.patch(fix, offset + 14);
+      if (zip64) this.sink.patch(Buffer.concat([u64(uncompressed), u64(m.compressed)]), offset + 30 + nameBuf.length + 4);
+      this.entries.push({ name: nameBuf, utf8, method, crc: m.crc, compressed: m.compressed, uncompressed, offset, zip64 });
+    });
+  }
+
+  /** Write a whole (small) array as the next member. */
+  async add(name: string, input: NpyInput): Promise<void> {
+    const enc = encodeNpy(input, `npz array ${JSON.stringify(name)}`);
+    const w = await this.member(name, enc.dtype, enc.shape);
+    for (const c of chunks(enc.body)) await w.write(c);
+    await w.close();
+  }
+
+  /** A member compressed into its own temp file now, copied into the archive by append(). */
+  async spill(name: string, dtype: NpyDtype, shape: readonly number[]): Promise<SpilledMember> {
+    const { header, bodyBytes, member } = this.claim(name, dtype, shape);
+    const file = `${this.tmp}.${++this.serial}`;
+    const fd = fs.openSync(file, 'wx+', 0o600);
+    const body = new MemberBody(new FileSink(fd), this.compress, this.level);
+    await body.push(header);
+    const st: SpillState = { name: member, file, fd, appended: false, writer: undefined as unknown as NpyMemberWriter };
+    st.writer = new NpyMemberWriter(member, bodyBytes, body, (m) => (st.closed = m));
+    this.spills.add(st);
+    return st;
+  }
+
+  /** Copy a closed spilled member into the archive as the next member. */
+  async append(spilled: SpilledMember): Promise<void> {
+    const st = spilled as unknown as SpillState;
+    if (!this.spills.has(st) || st.appended) throw new Error('npz writer: unknown or already appended spill');
+    if (!st.closed) throw new Error(`npz member ${st.name}: close it before appending`);
+    if (this.openMember) throw new Error('npz writer: close the open member first');
+    const { crc, compressed, uncompressed } = st.closed;
+    const nameBuf = Buffer.from(st.name, 'utf8');
+    const utf8 = /[^\x20-\x7e]/.test(st.name);
+    const zip64 = this.zip64For(uncompressed);
+    if (!zip64 && compressed >= U32_MAX) throw new Error(`npz entry ${st.name}: compressed size passed 4 GiB without zip64`);
+    const method = this.compress ? 8 : 0;
+    const offset = this.sink.pos;
+    this.sink.write(localHeader(nameBuf, utf8, method, zip64, crc, compressed, uncompressed));
+    const b = Buffer.allocUnsafe(CHUNK);
+    for (let pos = 0; pos < compressed;) {
+      const n = fs.readSync(st.fd, b, 0, Math.min(CHUNK, compressed - pos), pos);
+      if (n === 0) throw new Error(`npz member ${st.name}: spill file truncated`);
+      this.sink.write(b.subarray(0, n));
+      pos += n;
+      if ((pos / CHUNK) % 16 === 0) await new Promise<void>((r) => setImmediate(r));
+    }
+    this.entries.push({ name: nameBuf, utf8, method, crc, compressed, uncompressed, offset, zip64 });
+    st.appended = true;
+    fs.closeSync(st.fd);
+    fs.rmSync(st.file, { force: true });
+    this.spills.delete(st);
+  }
+
+  /** A raw temp file beside the archive, for an array whose length is known only at the end. */
+  rawSpill(): RawSpill {
+    const r = new RawSpill(`${this.tmp}.${++this.serial}`);
+    this.raws.add(r);
+    return r;
+  }
+
+  /** Write a raw spill's bytes as the next member (length must match the shape), then delete it. */
+  async addFromRaw(name: string, dtype: NpyDtype, shape: readonly number[], raw: RawSpill): Promise<void> {
+    const w = await this.member(name, dtype, shape);
+    for (const c of raw.chunks()) await w.write(c);
+    await w.close();
+    raw.remove();
+    this.raws.delete(raw);
+  }
+
+  /** Finish the archive (central directory, fsync) and move it into place. */
+  async commit(): Promise<void> {
+    if (this.openMember) throw new Error('npz writer: a member is still open');
+    if (this.spills.size > 0) throw new Error('npz writer: spilled members were never appended');
+    this.done = true;
+    let closed = false;
+    try {
+      writeCentral(this.sink, this.entries, this.forceZip64);
+      fs.fsyncSync(this.fd);
+      fs.closeSync(this.fd);
+      closed = true;
+      for (const r of this.raws) r.remove();
+      if (this.overwrite) {
+        fs.renameSync(this.tmp, this.file);
+      } else {
+        fs.linkSync(this.tmp, this.file); // fails with EEXIST if the file appeared meanwhile
+        fs.rmSync(this.tmp, { force: true });
+      }
+      const dir = path.dirname(path.resolve(this.file));
+      try {
+        const dfd = fs.openSync(dir, 'r');
+        try {
+          fs.fsyncSync(dfd);
+        } finally {
+          fs.closeSync(dfd);
+        }
+      } catch {
+        // directory fsync unsupported: best effort
+      }
+    } catch (err) {
+      if (!closed) fs.closeSync(this.fd);
+      fs.rmSync(this.tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Drop everything written (temp files included); safe to call more than once. */
+  abort(): void {
+    if (!this.done) {
+      this.done = true;
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+    }
+    fs.rmSync(this.tmp, { force: true });
+    for (const st of this.spills) {
+      try {
+        fs.closeSync(st.fd);
+      } catch {
+        // already closed
+      }
+      fs.rmSync(st.file, { force: true });
+    }
+    this.spills.clear();
+    for (const r of this.raws) r.remove();
+    this.raws.clear();
+  }
+}
+
+function* chunks(buf: Buffer): Generator<Buffer> {
+  for (let off = 0; off < buf.length; off += CHUNK) yield buf.subarray(off, Math.min(buf.length, off + CHUNK));
 }
 
 function writeCentral(sink: FileSink, entries: CentralEntry[], forceZip64: boolean): void {
@@ -468,50 +805,23 @@ function validateName(name: string): void {
  */
 export async function writeNpz(file: string, arrays: Record<string, NpyInput>, opts: WriteNpzOptions = {}): Promise<void> {
   const overwrite = opts.overwrite === true;
-  const compress = opts.compress !== false;
-  const level = opts.level ?? 6;
-  const forceZip64 = opts.zip64 === 'always';
   if (!overwrite && fs.existsSync(file)) throw new Error(`refusing to overwrite existing ${file} (pass overwrite: true)`);
   const names = Object.keys(arrays);
   names.forEach(validateName);
   // Encode (and validate) everything before creating any file.
   const encoded = names.map((n) => encodeNpy(arrays[n], `npz array ${JSON.stringify(n)}`));
-
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
-  let closed = false;
+  const w = new NpzStreamWriter(file, opts);
   try {
-    const sink = new FileSink(fd);
-    const entries: CentralEntry[] = [];
     for (let i = 0; i < names.length; i++) {
-      entries.push(await writeEntry(sink, `${names[i]}.npy`, encoded[i], compress, level, forceZip64));
-    }
-    writeCentral(sink, entries, forceZip64);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    closed = true;
-    if (overwrite) {
-      fs.renameSync(tmp, file);
-    } else {
-      fs.linkSync(tmp, file); // fails with EEXIST if the file appeared meanwhile
-      fs.rmSync(tmp, { force: true });
-    }
-    try {
-      const dfd = fs.openSync(dir, 'r');
-      try {
-        fs.fsyncSync(dfd);
-      } finally {
-        fs.closeSync(dfd);
-      }
-    } catch {
-      // directory fsync unsupported: best effort
+      const m = await w.member(names[i], encoded[i].dtype, encoded[i].shape);
+      for (const c of chunks(encoded[i].body)) await m.write(c);
+      await m.close();
     }
   } catch (err) {
-    if (!closed) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    w.abort();
     throw err;
   }
+  await w.commit();
 }
 
 // ---------------------------------------------------------------------------
