@@ -7,6 +7,8 @@ import { createSelfplayActivities } from './selfplay';
 import { createTrainActivities } from './train';
 import { createPhaseInputActivities } from './phaseInput';
 import { createGauntletActivities } from './gauntlet';
+import { createPromotionActivities } from './promotion';
+import { createAlertActivities } from './alerts';
 import type { LoadedConfig } from '../config/load';
 
 export interface ActivityDeps {
@@ -26,6 +28,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createTrainActivities(deps),
     ...createPhaseInputActivities(deps),
     ...createGauntletActivities(),
+    ...createPromotionActivities(),
+    ...createAlertActivities(deps),
   };
 }
 
