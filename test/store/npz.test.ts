@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { NpyInput, crc32, encodeNpy, readNpz, writeNpz } from '../../store/npz';
+import { NpyInput, NpzStreamWriter, crc32, encodeNpy, readNpz, writeNpz } from '../../store/npz';
 
 const PYTHON = path.resolve(__dirname, '../../.venv/bin/python');
 
@@ -202,4 +202,86 @@ test('npy header layout: magic, version 1.0, 64-byte alignment, descr and shape'
 test('crc32 matches the standard check value', () => {
   assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
   assert.equal(crc32(Buffer.from('6789'), crc32(Buffer.from('12345'))), 0xcbf43926);
+});
+
+test('NpzStreamWriter: members direct, spilled and from raw temp files give writeNpz bytes, in any chunking; zip64 and stored too', async (t) => {
+  const dir = tmpDir(t);
+  const big = Float32Array.from({ length: 1_500_000 }, (_, i) => ((i * 7) % 1013) * 0.25); // 6 MB, several stage buffers
+  const idx = Int32Array.from({ length: 300_001 }, (_, i) => (i * 31) % 7000);
+  const vals = Float64Array.from({ length: 5000 }, (_, i) => Math.sin(i));
+  const arrays: Record<string, NpyInput> = {
+    big: { data: big, shape: [1500, 1000] },
+    idx,
+    vals: { data: vals, shape: [1000, 5] },
+    name: 'square19',
+    n: 7,
+  };
+  for (const [label, opts] of [
+    ['deflate', {}],
+    ['zip64', { zip64: 'always' as const }],
+    ['stored', { compress: false }],
+  ] as const) {
+    const ref = path.join(dir, `${label}-ref.npz`);
+    await writeNpz(ref, arrays, opts);
+    const file = path.join(dir, `${label}.npz`);
+    const w = new NpzStreamWriter(file, opts);
+    const direct = await w.member('big', '<f4', [1500, 1000]);
+    const spill = await w.spill('vals', '<f8', [1000, 5]);
+    const raw = w.rawSpill();
+    // interleave: big in odd-sized pieces, vals and idx a few elements at a time
+    for (let off = 0, k = 0; off < big.length; k++) {
+      const n = Math.min(big.length - off, 1 + ((k * 7919) % 400_000));
+      await direct.write(big.subarray(off, off + n));
+      off += n;
+    }
+    for (let off = 0; off < vals.length; off += 333) await spill.writer.write(vals.subarray(off, off + 333));
+    for (let off = 0; off < idx.length; off += 1000) raw.write(idx.subarray(off, off + 1000));
+    await direct.close();
+    await spill.writer.close();
+    await w.addFromRaw('idx', '<i4', [idx.length], raw);
+    await w.append(spill);
+    await w.add('name', 'square19');
+    await w.add('n', 7);
+    assert.ok(
+      fs.readdirSync(dir).some((f) => f.includes('.tmp-')),
+      'temp files while writing',
+    );
+    await w.commit();
+    assert.deepEqual(fs.readFileSync(file), fs.readFileSync(ref), `${label}: same bytes as writeNpz`);
+    const res = spawnSync(
+      PYTHON,
+      [
+        '-c',
+        'import sys, numpy as np\nz = np.load(sys.argv[1], allow_pickle=False)\nprint(z["big"].dtype.str, z["big"].shape, z["idx"].shape, int(z["idx"][-1]), str(z["name"]))',
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(res.stdout.trim(), `<f4 (1500, 1000) (300001,) ${(300_000 * 31) % 7000} square19`, res.stderr);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.tmp')),
+      [],
+    );
+  }
+});
+
+test('NpzStreamWriter: refuses more or fewer bytes than the shape, duplicate names, appending an open spill; abort removes its files', async (t) => {
+  const dir = tmpDir(t);
+  const w = new NpzStreamWriter(path.join(dir, 'x.npz'));
+  const m = await w.member('a', '<i4', [3]);
+  await assert.rejects(m.write(new Int32Array(4)), /more data than its shape/);
+  await m.write(new Int32Array(2));
+  await assert.rejects(m.close(), /got 8 bytes, its shape needs 12/);
+  await m.write(new Int32Array(1));
+  await m.close();
+  await assert.rejects(w.member('a', '<i4', [1]), /written twice/);
+  const s = await w.spill('b', '<f4', [2]);
+  await assert.rejects(w.append(s), /close it before appending/);
+  w.rawSpill().write(new Int32Array(10));
+  w.abort();
+  assert.deepEqual(fs.readdirSync(dir), []);
+  await assert.rejects(
+    writeNpz(path.join(dir, 'y.npz'), { a: new Int8Array(2) }).then(() => new NpzStreamWriter(path.join(dir, 'y.npz'))),
+    /refusing to overwrite/,
+  );
 });
