@@ -12,6 +12,7 @@ import {
 } from '../../store/registry';
 import { modelLineage } from '../../store/registryLineage';
 import { cliConfig } from '../context';
+import { registerModelsPromotion } from './promote';
 import { UserError } from '../errors';
 
 function registryDir(cmd: Command): string {
@@ -112,4 +113,6 @@ export function registerModelsCommands(program: Command): void {
       const m = inRegistry(cmd, (reg) => exportModel(reg, id, dest));
       console.log(`exported ${m.id} to ${dest} (sha256 ${m.sha256.slice(0, 12)}…)`);
     });
+
+  registerModelsPromotion(models);
 }
