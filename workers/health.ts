@@ -22,6 +22,8 @@ export interface HealthReport {
   startedAt: string;
   workerState: string;
   polling: boolean;
+  /** the SDK's poller states (POLLING, SHUTDOWN, FAILED); null before the worker exists */
+  pollers: { workflow: string; activity: string } | null;
   temporal: { address: string; namespace: string; connected: boolean; lastOkAt: string | null; lastError: string | null };
   activitiesInFlight: number;
   lastActivity: FinishedActivity | null;
@@ -30,11 +32,17 @@ export interface HealthReport {
 
 export type HealthSettings = MetricsSettings['health'];
 
+/** What health reads from the SDK worker (Worker.getState(), Worker.getStatus()). */
+export interface WatchedWorker {
+  getState(): string;
+  getStatus(): { workflowPollerState: string; activityPollerState: string };
+}
+
 /** Tracks one worker's health; the interceptor reports activities, a timer checks the connection. */
 export class WorkerHealth {
   private readonly startedAt = new Date();
   private workerState = 'STARTING';
-  private stateSource: (() => string) | undefined;
+  private stateSource: WatchedWorker | undefined;
   private lastOk: number | null = null;
   private lastCheckError: string | null = null;
   private lastActivity: FinishedActivity | null = null;
@@ -55,9 +63,9 @@ export class WorkerHealth {
     this.updateGauges();
   }
 
-  /** Reads the state from the worker itself from now on (Worker.getState()). */
-  watchWorker(getState: () => string): void {
-    this.stateSource = getState;
+  /** Reads the state and the pollers' states from the worker itself from now on. */
+  watchWorker(worker: WatchedWorker): void {
+    this.stateSource = worker;
   }
 
   activityStarted(): void {
@@ -114,11 +122,18 @@ export class WorkerHealth {
   report(): HealthReport {
     this.prune();
     const connected = this.connected();
-    if (this.stateSource) this.workerState = this.stateSource();
+    let pollers: HealthReport['pollers'] = null;
+    if (this.stateSource) {
+      this.workerState = this.stateSource.getState();
+      const st = this.stateSource.getStatus();
+      pollers = { workflow: st.workflowPollerState, activity: st.activityPollerState };
+    }
     const running = this.workerState === 'RUNNING';
-    const polling = running && connected;
+    const pollerFailed = pollers !== null && (pollers.activity === 'FAILED' || pollers.workflow === 'FAILED');
+    const polling = running && connected && (pollers === null || pollers.activity === 'POLLING');
     const problems: string[] = [];
     if (!running) problems.push(`worker state is ${this.workerState}`);
+    if (pollerFailed) problems.push(`a poller failed (workflow ${pollers!.workflow}, activity ${pollers!.activity})`);
     if (!connected) {
       const since = this.lastOk === null ? 'since start-up' : `for ${Math.round((this.now() - this.lastOk) / 1000)}s`;
       problems.push(
@@ -137,6 +152,7 @@ export class WorkerHealth {
       startedAt: this.startedAt.toISOString(),
       workerState: this.workerState,
       polling,
+      pollers,
       temporal: {
         ...this.temporal,
         connected,

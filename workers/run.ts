@@ -119,7 +119,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<void> {
     shutdownForceTime: `${grace + 10}s`,
     interceptors: { activity: [metricsInterceptor(health)] },
   });
-  health.watchWorker(() => worker.getState());
+  health.watchWorker(worker);
   console.log(
     `worker ${identity} polling queue "${queue}" on ${t.address} (namespace ${t.namespace}, ${settings.maxConcurrentActivities} concurrent activities)`,
   );
