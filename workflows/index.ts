@@ -5,3 +5,4 @@ export { parityValidation } from './parityValidation';
 export { npzExport } from './npzExport';
 export { train } from './train';
 export { gauntlet } from './gauntlet';
+export { promote } from './promote';
