@@ -348,9 +348,68 @@ export function sampleGameIds(ids: string[], n: number | undefined, seed: number
     .map((x) => x.id);
 }
 
-/** The game ids a parity run checks: every game, or a seeded sample. */
+/**
+ * Game ids in listGameIds order (created_at, game_id), a page at a time: keyset pagination, so
+ * memory holds one page whatever the DB size, and other statements (parity writes) may run on
+ * the same connection between pages.
+ */
+export function* iterateGameIdPages(db: GameDb, opts: { pageSize?: number; parityStatus?: ParityStatus } = {}): Generator<string[]> {
+  const pageSize = opts.pageSize ?? 1000;
+  const status = opts.parityStatus ? ` AND COALESCE(parity_status, 'pending') = ?` : '';
+  const sp = opts.parityStatus ? [opts.parityStatus] : [];
+  const first = db.sqlite.prepare(`SELECT created_at AS c, game_id AS g FROM games WHERE 1${status} ORDER BY created_at, game_id LIMIT ?`);
+  const next = db.sqlite.prepare(
+    `SELECT created_at AS c, game_id AS g FROM games WHERE (created_at > ? OR (created_at = ? AND game_id > ?))${status} ORDER BY created_at, game_id LIMIT ?`,
+  );
+  let rows = first.all(...sp, pageSize) as Array<{ c: string; g: string }>;
+  while (rows.length > 0) {
+    const last = rows[rows.length - 1];
+    yield rows.map((r) => r.g);
+    if (rows.length < pageSize) return;
+    rows = next.all(last.c, last.c, last.g, ...sp, pageSize) as Array<{ c: string; g: string }>;
+  }
+}
+
+/**
+ * The game ids a parity run checks: every game, or a seeded sample (the same one sampleGameIds
+ * picks). The DB is read a page at a time; a sample keeps only its n best keys while reading.
+ */
 export function selectParityGames(db: GameDb, opts: { sample?: number; seed?: number } = {}): string[] {
-  return sampleGameIds(listGameIds(db), opts.sample, opts.seed ?? 0);
+  const n = opts.sample;
+  const seed = opts.seed ?? 0;
+  if (n === undefined) return listGameIds(db);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`sample size must be a non-negative integer, got ${String(n)}`);
+  // max-heap of the n smallest (key, position) pairs seen so far
+  const heap: Array<{ id: string; pos: number; k: string }> = [];
+  const above = (a: (typeof heap)[number], b: (typeof heap)[number]) => a.k > b.k || (a.k === b.k && a.pos > b.pos);
+  let pos = 0;
+  for (const page of iterateGameIdPages(db, { pageSize: 5000 })) {
+    for (const id of page) {
+      const e = { id, pos: pos++, k: createHash('sha256').update(`${seed}:${id}`).digest('hex') };
+      if (heap.length < n) {
+        heap.push(e);
+        for (let i = heap.length - 1; i > 0;) {
+          const p = (i - 1) >> 1;
+          if (!above(heap[i], heap[p])) break;
+          [heap[i], heap[p]] = [heap[p], heap[i]];
+          i = p;
+        }
+      } else if (n > 0 && above(heap[0], e)) {
+        heap[0] = e;
+        for (let i = 0; ;) {
+          const l = 2 * i + 1;
+          const r = l + 1;
+          let m = i;
+          if (l < heap.length && above(heap[l], heap[m])) m = l;
+          if (r < heap.length && above(heap[r], heap[m])) m = r;
+          if (m === i) break;
+          [heap[i], heap[m]] = [heap[m], heap[i]];
+          i = m;
+        }
+      }
+    }
+  }
+  return heap.sort((a, b) => a.pos - b.pos).map((e) => e.id);
 }
 
 export interface ValidateOptions {
