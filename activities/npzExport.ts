@@ -1,6 +1,7 @@
 // NPZ-export activities: check the inputs (plan), then export parity-passed games into one .npz.
-// The export is all or nothing (temp file + link); a retry after a crash starts over, and a retry
-// after the file was written returns the manifest this workflow left beside it.
+// The export streams in fixed memory (store/npzExport.ts) and is all or nothing (temp files +
+// link); a retry after a crash removes the crashed attempt's temp files and starts over, and a
+// retry after the file was written returns the manifest this workflow left beside it.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -144,8 +145,9 @@ export function createNpzExportActivities(deps: { client: Client }) {
       const db = openGameDb(input.db, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
       const t0 = Date.now();
       let gamesDone = 0;
-      // keep heartbeating while the file is compressed and written (no per-game callbacks then)
-      const beat = setInterval(() => ctx.heartbeat({ gamesDone }), 5000);
+      let positions = 0;
+      // keep heartbeating while the spilled arrays are appended (no per-game callbacks then)
+      const beat = setInterval(() => ctx.heartbeat({ gamesDone, positions }), 5000);
       let res: NpzExportResult;
       try {
         res = await exportNpz(db, {
@@ -156,9 +158,10 @@ export function createNpzExportActivities(deps: { client: Client }) {
           sourceSha256: sha,
           gitCommit: gitCommit(),
           createdAt: new Date().toISOString(),
-          onProgress: (done) => {
+          onProgress: (done, _total, pos) => {
             gamesDone = done;
-            ctx.heartbeat({ gamesDone: done });
+            positions = pos;
+            ctx.heartbeat({ gamesDone: done, positions: pos });
             void signalProgress(input.workflowId, 0, done);
           },
         });
