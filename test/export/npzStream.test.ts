@@ -1,14 +1,14 @@
 // Streaming NPZ export against the in-memory reference on the same DB: numpy (allow_pickle=False)
 // loads identical arrays (names, dtypes, shapes, values), and the files are byte-for-byte the same.
 // Covers soft policy targets (nnz > N), a game skipped at replay, stored lengths that lie (second
-// pass), and no temp files left behind.
+// pass), and no temp files left behind. Parity's game listing pages through the DB.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { closeGameDb, fileSha256Sync, openGameDb, type BoardType } from '../../store/gameDb';
-import { selectParityGames, validateGames } from '../../store/parity';
+import { closeGameDb, fileSha256Sync, listGameIds, openGameDb, setParity, type BoardType } from '../../store/gameDb';
+import { iterateGameIdPages, sampleGameIds, selectParityGames, validateGames } from '../../store/parity';
 import { exportNpz, exportNpzInMemory, type NpzExportOptions } from '../../store/npzExport';
 import { createInitialState, legalMoves, moveKey } from '../../engine';
 import { buildDb, tmpDir } from '../parity/helpers';
@@ -130,4 +130,21 @@ test('streaming export with --max-games exports the first games only; an output 
   assert.ok(ids.length === 6);
   await assert.rejects(exportNpz(db, { ...options(dir, 'two.npz', dbFile) }), /already exists/);
   assert.equal(fileSha256Sync(path.join(dir, 'two.npz')), res.sha256);
+});
+
+test('game lists for parity come a page at a time, in listGameIds order; a seeded sample is the one sampleGameIds picks', (t) => {
+  const dir = tmpDir(t, 'rr-npzstream-');
+  const dbFile = path.join(dir, 'g.db');
+  buildDb(dbFile, 'square8', 2, 75, 1, 12);
+  const db = openGameDb(dbFile, { boardType: 'square8', numPlayers: 2 });
+  t.after(() => closeGameDb(db));
+  const all = listGameIds(db);
+  const pages = [...iterateGameIdPages(db, { pageSize: 7 })];
+  assert.ok(pages.every((p) => p.length <= 7));
+  assert.deepEqual(pages.flat(), all);
+  for (const n of [0, 1, 10, 74, 75, 200])
+    for (const seed of [0, 5]) assert.deepEqual(selectParityGames(db, { sample: n, seed }), sampleGameIds(all, n, seed), `n=${n}`);
+  setParity(db, all[4], { status: 'passed', checkedAt: NOW, divergenceMove: null });
+  assert.deepEqual([...iterateGameIdPages(db, { parityStatus: 'passed' })].flat(), [all[4]]);
+  assert.equal([...iterateGameIdPages(db, { pageSize: 10, parityStatus: 'pending' })].flat().length, 74);
 });
