@@ -92,8 +92,10 @@ function chart(opts: {
   });
   if (opts.series.length > 1) {
     opts.series.forEach((s, k) => {
-      parts.push(`<circle cx="${m.l + pw + 14}" cy="${m.t + 10 + k * 18}" r="5" fill="${s.colour}"/>`);
-      parts.push(`<text x="${m.l + pw + 24}" y="${m.t + 14 + k * 18}" class="tick">${esc(s.name)}</text>`);
+      // legend at the bottom of the right margin, clear of the guide labels near the top
+      const y = m.t + ph - 8 - (opts.series.length - 1 - k) * 18;
+      parts.push(`<circle cx="${m.l + pw + 14}" cy="${y}" r="5" fill="${s.colour}"/>`);
+      parts.push(`<text x="${m.l + pw + 24}" y="${y + 4}" class="tick">${esc(s.name)}</text>`);
     });
   }
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" class="frame"/>`);
