@@ -220,12 +220,12 @@ test(
           `# prometheus: ${gamesQuery} ${before} -> ${after} (games played ${result.games}); completed shards ${shards}; moves ${moves}; ` +
             `game-length observations ${lengths}; temporal_num_pollers series ${runtime.length}; connected ${connected}`,
         );
-        assert.equal(after - before, result.games);
-        assert.equal(shards, result.shards.length);
-        assert.equal(lengths, result.games);
+        assert.equal(after - before, result.games, 'games counter delta');
+        assert.equal(shards, result.shards.length, 'completed shards');
+        assert.equal(lengths, result.games, 'game-length observations');
         assert.ok(moves >= result.games, `moves ${moves}`);
         assert.ok(runtime.length > 0, 'Temporal SDK runtime metrics are merged into the same scrape');
-        assert.equal(connected, 1);
+        assert.equal(connected, 1, 'ringrift_worker_temporal_connected');
         // every query of the shipped Grafana dashboard parses; the self-play throughput panel has data
         const dashboard = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'config', 'grafana-dashboard.json'), 'utf8')) as {
           panels: { title: string; targets: { expr: string }[] }[];
@@ -233,7 +233,11 @@ test(
         for (const panel of dashboard.panels) {
           for (const target of panel.targets) await promQuery(p.url, target.expr.replaceAll('$__rate_interval', '1m'));
         }
-        const throughput = await promQuery(p.url, 'sum by (config_key) (rate(ringrift_selfplay_games_total[1m]))');
+        // rate() needs two samples of the series: wait for the next scrape if the run ended between two
+        const throughput = await waitFor('the self-play throughput panel to have data', 10_000, async () => {
+          const r = await promQuery(p.url, 'sum by (config_key) (rate(ringrift_selfplay_games_total[1m]))');
+          return r.length ? r : undefined;
+        });
         assert.deepEqual(
           throughput.map((r) => r.metric.config_key),
           ['square8_2p'],
