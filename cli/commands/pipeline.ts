@@ -22,6 +22,7 @@ import { connectOrExplain } from './cluster';
 import { registerNpzExport, registerParityValidation } from './dataPhases';
 import { registerTrain } from './train';
 import { registerGauntlet } from './gauntlet';
+import { registerPromote } from './promote';
 
 export function parseIntOption(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^-?\d+$/.test(value.trim())) throw new UserError(`${name}: expected an integer, got "${value}"`);
@@ -256,6 +257,7 @@ export function registerPipelineCommands(program: Command): void {
   registerNpzExport(run);
   registerTrain(run);
   registerGauntlet(run);
+  registerPromote(run);
   pipeline
     .command('status [workflowId]')
     .description('phase, progress and failures of a run (recent runs without an id)')
