@@ -3,7 +3,7 @@
 //   path's positions/s (index order → gathered batch → tensors, what the prefetch thread does) and
 //   its ratio to the training rate (must be ≥ 3, so data never limits training).
 // Data: a small real NPZ per board (self-play → parity → export, test/helpers/trainingData.ts).
-// Options: --boards square8,hex8 --threads T --batch-size B
+// Options: --boards square8,hex8 --threads T (default 1: OpenMP threads on a busy machine stall) --batch-size B
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       boards: { type: 'string', default: 'square8,hex8,square19,hexagonal' },
-      threads: { type: 'string', default: String(Math.min(4, os.cpus().length)) },
+      threads: { type: 'string', default: '1' },
       'batch-size': { type: 'string', default: '256' },
     },
   });

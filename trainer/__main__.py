@@ -67,9 +67,12 @@ def main(argv=None, claim: bool = True) -> int:
     step = None
     try:
         if args.cmd == "train":
-            from .train import run_train
+            from . import train
 
-            return run_train(args)
+            try:
+                return train.run_train(args)
+            finally:
+                step = train.CURRENT_STEP[0]
         from .bench import run_bench
 
         return run_bench(args)

@@ -22,6 +22,7 @@ from .layout import layout
 from .model import DEFAULT_PRESET, PRESETS, PolicyValueNet, count_params
 
 PERIODIC_VAL_MAX = 4096
+CURRENT_STEP: list[int | None] = [None]  # for error events from outside the loop
 FINAL_VAL_MAX = 50000
 EXPORT_CHECK_POSITIONS = 64
 
@@ -191,6 +192,7 @@ def check_resume_compatible(ck: dict, ident: dict, path: str) -> None:
 
 
 def run_train(args) -> int:
+    CURRENT_STEP[0] = None
     board_type, n_players = parse_config_key(args.config_key)
     if args.steps < 1 or args.batch_size < 1:
         raise bad_input("--steps and --batch-size must be >= 1")
@@ -281,6 +283,7 @@ def run_train(args) -> int:
         ckpt.set_rng_state(resume["rng"])
         step = int(resume["step"])
     order = DataOrder(train_idx, args.batch_size, args.seed)
+    CURRENT_STEP[0] = step
 
     emit(
         "start",
@@ -350,6 +353,7 @@ def run_train(args) -> int:
             scaler.update()
             sched.step()
             step += 1
+            CURRENT_STEP[0] = step
             trained += 1
             pl_acc += float(pl.detach())
             vl_acc += float(vl.detach())

@@ -76,7 +76,7 @@ for (const [board, arch, steps] of [
         '--batch-size',
         '64',
         '--threads',
-        '2',
+        '1',
         '--device',
         'cpu',
         ...arch,
