@@ -1,6 +1,7 @@
 // Unit: the metrics endpoint's token rules, the health report, and the activity interceptor's metrics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import type { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../config/load';
@@ -66,6 +67,18 @@ test('the endpoint: bearer token enforced when set, /health 503 when unhealthy, 
   const rep = (await h.json()) as { problems: string[] };
   assert.match(rep.problems.join('\n'), /worker state is STARTING/);
   assert.equal((await fetch(`${srv.url}/nope`, { headers: { Authorization: `Bearer ${token}` } })).status, 404);
+});
+
+test('a metrics port in use is one clear line', async (t) => {
+  const blocker = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  t.after(() => blocker.close());
+  const port = (blocker.address() as net.AddressInfo).port;
+  const health = new WorkerHealth('w', ['cpu'], { address: 'a:1', namespace: 'default' }, defaults().health);
+  await assert.rejects(
+    startMetricsServer({ settings: defaults(), port, health }),
+    new RegExp(`^UserError: port ${port} on 127\\.0\\.0\\.1 \\(worker metrics\\) is already in use: .*RINGRIFT_METRICS_PORT`),
+  );
 });
 
 test('health: connection timeout and failures within the window', () => {
