@@ -48,7 +48,13 @@ function plainLoop(dbPath: string): number {
 
 async function startWorker(address: string, client: Client, configDir?: string): Promise<ChildProcess> {
   const child = spawn(path.join(REPO_ROOT, 'bin', 'ringrift'), ['worker', '--queue', 'cpu'], {
-    env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: address, ...(configDir ? { RINGRIFT_CONFIG_DIR: configDir } : {}) },
+    // metrics on any free port: a `dev up` worker may hold the configured one
+    env: {
+      ...process.env,
+      RINGRIFT_TEMPORAL_ADDRESS: address,
+      RINGRIFT_METRICS_PORT: '0',
+      ...(configDir ? { RINGRIFT_CONFIG_DIR: configDir } : {}),
+    },
     stdio: 'ignore',
   });
   for (;;) {
