@@ -2,6 +2,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type { LoadedConfig } from '../config/load';
 import { hostFacts, type HostFacts } from '../workers/hostFacts';
 
 export interface Poller {
@@ -13,6 +14,8 @@ export interface QueuePollers {
   queue: string;
   workflowPollers: Poller[];
   activityPollers: Poller[];
+  /** concurrent activities each worker of this queue runs (the answering worker's config), when known */
+  slotsPerPoller?: number;
 }
 
 export interface ProbeResult extends HostFacts {
@@ -49,10 +52,15 @@ export async function describePollers(client: Client, namespace: string, queues:
   );
 }
 
-export function createHealthActivities(deps: { client: Client; namespace: string; identity: string }) {
+export function createHealthActivities(deps: { client: Client; namespace: string; identity: string; config?: LoadedConfig }) {
   return {
     async describeTaskQueues(queues: string[]): Promise<QueuePollers[]> {
-      return describePollers(deps.client, deps.namespace, queues);
+      const res = await describePollers(deps.client, deps.namespace, queues);
+      const slots = deps.config?.pipeline.workers.queues;
+      return res.map((q) => {
+        const n = slots?.[q.queue]?.maxConcurrentActivities;
+        return n === undefined ? q : { ...q, slotsPerPoller: n };
+      });
     },
     async probeHost(): Promise<ProbeResult> {
       const info = Context.current().info;

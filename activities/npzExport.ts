@@ -5,7 +5,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createProgressSignaller } from './progressSignal';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -75,9 +74,7 @@ function nonRetryable(err: unknown): never {
   throw err;
 }
 
-export function createNpzExportActivities(deps: { client: Client }) {
-  const signalProgress = createProgressSignaller(deps.client);
-
+export function createNpzExportActivities(_deps: { client: Client }) {
   return {
     /** Check the DB (exists, has games, some passed parity) and the output (absent); resolve paths. */
     async planNpzExport(input: NpzPlanInput): Promise<NpzPlan> {
@@ -162,7 +159,6 @@ export function createNpzExportActivities(deps: { client: Client }) {
             gamesDone = done;
             positions = pos;
             ctx.heartbeat({ gamesDone: done, positions: pos });
-            void signalProgress(input.workflowId, 0, done);
           },
         });
       } catch (err) {
@@ -183,7 +179,6 @@ export function createNpzExportActivities(deps: { client: Client }) {
       const tmp = `${out.manifest}.tmp-${process.pid}`;
       fs.writeFileSync(tmp, JSON.stringify({ ...out, sourceDb: path.resolve(input.db), sourceDbSha256: sha }, null, 2) + '\n');
       fs.renameSync(tmp, out.manifest);
-      await signalProgress(input.workflowId, 0, res.games, true);
       return out;
     },
   };

@@ -2,7 +2,6 @@
 // from its results file), write the report. Artifacts travel as path + sha256.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createProgressSignaller } from './progressSignal';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -77,6 +76,8 @@ export interface ParityShardResult {
 export interface ParityShardHeartbeat {
   /** games validated (and recorded in the shard's results file) */
   done: number;
+  /** the shard (HeartbeatProgress: the CLI reads progress from heartbeats) */
+  shard?: number;
   /** games answered by the external replayer so far, while it runs */
   external?: number;
 }
@@ -90,6 +91,8 @@ export interface ParityReportInput {
   failThreshold: number;
   external: string | null;
   shardResults: ArtifactRef[];
+  /** instead of shardResults (a bounded payload): shard-0000.jsonl … in workDir, this many */
+  shardCount?: number;
   reportDir: string;
   workDir: string;
   startedAtMs: number;
@@ -152,9 +155,11 @@ export function parityWorkDir(reportDir: string, workflowId: string): string {
   return path.join(path.resolve(reportDir), `.parity-${workflowId}`);
 }
 
-export function createParityActivities(deps: { client: Client }) {
-  const signalProgress = createProgressSignaller(deps.client);
+function shardResultsFile(workDir: string, shardIndex: number): string {
+  return path.join(workDir, `shard-${String(shardIndex).padStart(4, '0')}.jsonl`);
+}
 
+export function createParityActivities(_deps: { client: Client }) {
   return {
     /** Select the games (all or a seeded sample) and write their ids to a list file. */
     async planParity(input: ParityPlanInput): Promise<ParityPlan> {
@@ -207,7 +212,7 @@ export function createParityActivities(deps: { client: Client }) {
       const t0 = Date.now();
       const all = await readGameList(input.gameList);
       const ids = all.slice(input.first, input.first + input.count);
-      const resultsFile = path.join(input.workDir, `shard-${String(input.shardIndex).padStart(4, '0')}.jsonl`);
+      const resultsFile = shardResultsFile(input.workDir, input.shardIndex);
       const previous = readShardResults(resultsFile);
       // rewrite the file without a torn tail, then append
       const doneIds = new Set(previous.map((r) => r.gameId));
@@ -235,7 +240,7 @@ export function createParityActivities(deps: { client: Client }) {
         // so heartbeats flow while it works)
         const external = input.external
           ? await externalHashesFor(db, todo, input.external, {
-              onGame: (k) => ctx.heartbeat({ done: sums.total, external: k }),
+              onGame: (k) => ctx.heartbeat({ done: sums.total, shard: input.shardIndex, external: k }),
               onSpawn: trackChild,
             })
           : undefined;
@@ -261,14 +266,12 @@ export function createParityActivities(deps: { client: Client }) {
           sums.failed += res.failed;
           sums.error += res.error;
           sums.movesReplayed += res.movesReplayed;
-          ctx.heartbeat({ done: sums.total } satisfies ParityShardHeartbeat);
-          void signalProgress(input.workflowId, input.shardIndex, sums.total);
+          ctx.heartbeat({ done: sums.total, shard: input.shardIndex } satisfies ParityShardHeartbeat);
           await new Promise((r) => setImmediate(r));
         }
       } finally {
         closeGameDb(db);
       }
-      await signalProgress(input.workflowId, input.shardIndex, sums.total, true);
       return {
         shardIndex: input.shardIndex,
         total: sums.total,
@@ -285,11 +288,21 @@ export function createParityActivities(deps: { client: Client }) {
     /** Merge shard results into the JSON report and the readable summary; remove the work folder. */
     async writeParityReport(input: ParityReportInput): Promise<ParityReportResult> {
       const parts: ParityBatchResult[] = [];
-      for (const r of input.shardResults) {
-        const sha = await fileSha256(r.path);
-        if (sha !== r.sha256)
-          throw ApplicationFailure.nonRetryable(`shard results ${r.path} changed since the shard finished`, 'ArtifactChanged');
-        const rows = readShardResults(r.path);
+      // shard files by reference (checked), or by index in the work folder (any number of shards)
+      const files: (ArtifactRef | string)[] =
+        input.shardCount !== undefined
+          ? Array.from({ length: input.shardCount }, (_, i) => shardResultsFile(input.workDir, i))
+          : input.shardResults;
+      for (const r of files) {
+        if (typeof r === 'string' && !fs.existsSync(r)) {
+          throw ApplicationFailure.nonRetryable(`shard results ${r} are missing`, 'ArtifactChanged');
+        }
+        if (typeof r !== 'string') {
+          const sha = await fileSha256(r.path);
+          if (sha !== r.sha256)
+            throw ApplicationFailure.nonRetryable(`shard results ${r.path} changed since the shard finished`, 'ArtifactChanged');
+        }
+        const rows = readShardResults(typeof r === 'string' ? r : r.path);
         const part: ParityBatchResult = { total: 0, passed: 0, failed: 0, error: 0, problems: [], movesReplayed: 0 };
         for (const g of rows) {
           part.total++;

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { createProgressSignaller } from './progressSignal';
 import type { Client } from '@temporalio/client';
 import { applyMoveTrusted, createInitialState, fingerprint, hashState, type BoardType, type GameState } from '../engine';
 import { configKey, gameSeed, playGame, seatSpecs, type PlayedGame } from '../ai/selfplay';
@@ -58,8 +57,11 @@ export interface ShardResult {
   resumedFrom: number;
 }
 
+/** Heartbeat details: games done (resume hint) and the HeartbeatProgress fields the CLI adds up. */
 export interface ShardHeartbeat {
   gamesDone: number;
+  shard?: number;
+  done?: number;
 }
 
 export interface MergeInput {
@@ -67,6 +69,8 @@ export interface MergeInput {
   boardType: BoardType;
   numPlayers: number;
   shardDbs: string[];
+  /** instead of shardDbs (a bounded payload): shard-0000.db … in this folder, `count` of them */
+  shardFolder?: { dir: string; count: number };
   outputDb: string;
   expectedGameIds: { first: number; count: number };
 }
@@ -342,9 +346,7 @@ export function runShardThread(input: ShardInput, signal: AbortSignal, onMessage
   });
 }
 
-export function createSelfplayActivities(deps: { client: Client }) {
-  const signalProgress = createProgressSignaller(deps.client);
-
+export function createSelfplayActivities(_deps: { client: Client }) {
   return {
     /**
      * Plays games [firstGame, firstGame+numGames) into the shard DB on a worker thread (so heartbeats,
@@ -363,23 +365,29 @@ export function createSelfplayActivities(deps: { client: Client }) {
       const hb = ctx.info.heartbeatDetails as ShardHeartbeat | undefined;
       if (ctx.info.attempt > 1)
         log.info('retrying shard', { shard: input.shardIndex, heartbeat: hb?.gamesDone ?? null, attempt: ctx.info.attempt });
+      let beat = hb;
       const result = await runShardThread(input, ctx.cancellationSignal, (msg) => {
-        if (msg.kind === 'game') {
-          ctx.heartbeat({ gamesDone: msg.gamesDone } satisfies ShardHeartbeat);
-          void signalProgress(input.workflowId, input.shardIndex, msg.gamesDone);
-        } else ctx.heartbeat(hb);
+        // progress travels in the heartbeat details only (no signal, no history event)
+        if (msg.kind === 'game') beat = { gamesDone: msg.gamesDone, shard: input.shardIndex, done: msg.gamesDone } satisfies ShardHeartbeat;
+        ctx.heartbeat(beat);
       }).catch((err: Error) => {
         // a missing model, or one that does not fit the game, fails the same way on every retry
         if (PLAYER_FAILURES.includes(err.name)) throw ApplicationFailure.nonRetryable(err.message, err.name);
         throw err;
       });
       if (result.resumedFrom > 0) log.info('resumed shard', { shard: input.shardIndex, committed: result.resumedFrom });
-      await signalProgress(input.workflowId, input.shardIndex, result.games, true);
       return result;
     },
 
     /** Merges shard DBs into the output DB atomically (append when it exists), checks the count, removes the shards. */
-    async mergeSelfplayShards(input: MergeInput): Promise<MergeResult> {
+    async mergeSelfplayShards(merge: MergeInput): Promise<MergeResult> {
+      const folder = merge.shardFolder;
+      const input = folder
+        ? {
+            ...merge,
+            shardDbs: Array.from({ length: folder.count }, (_, i) => path.join(folder.dir, `shard-${String(i).padStart(4, '0')}.db`)),
+          }
+        : merge;
       const ids = Array.from({ length: input.expectedGameIds.count }, (_, k) =>
         selfplayGameId(input.workflowId, input.expectedGameIds.first + k),
       );

@@ -13,7 +13,6 @@ import { TrainingNpzError, describeTrainingNpz, expandNpzInputs, type TrainingNp
 import { runChild } from '../workers/childProcesses';
 import { gitCommit } from './npzExport';
 import type { ArtifactRef } from './parity';
-import { createProgressSignaller } from './progressSignal';
 import { TRAINER_EXIT_FAILURES } from './trainFailures';
 import { recordTrainingProgress, recordTrainingStart } from '../workers/metrics';
 
@@ -72,6 +71,9 @@ export interface TrainHeartbeat {
   positionsPerSecond: number | null;
   checkpointStep: number | null;
   checkpoint: string | null;
+  /** HeartbeatProgress (workflows/progress.ts): what `pipeline status` and the progress bar show */
+  done?: number;
+  detail?: string;
 }
 
 export interface TrainRunResult {
@@ -152,8 +154,6 @@ async function checkRef(ref: ArtifactRef, what: string): Promise<void> {
 }
 
 export function createTrainActivities(deps: { client: Client; identity: string }) {
-  const signalProgress = createProgressSignaller(deps.client, 5000);
-
   return {
     /** Every NPZ readable and of this config key, a training split, the warm-start model of this config key. */
     async planTraining(input: TrainPlanInput): Promise<TrainPlan> {
@@ -214,7 +214,8 @@ export function createTrainActivities(deps: { client: Client; identity: string }
       let lastError: { code?: string; message?: string; step?: number } | null = null;
       const stderrTail: string[] = [];
 
-      const beat = () => ctx.heartbeat(hb);
+      // progress travels in the heartbeat details (step and a line of losses), not in signals
+      const beat = () => ctx.heartbeat({ ...hb, done: hb.step, detail: detail() });
       const detail = () =>
         [
           hb.policyLoss !== null ? `policy loss ${hb.policyLoss.toFixed(3)}` : null,
@@ -262,7 +263,6 @@ export function createTrainActivities(deps: { client: Client; identity: string }
             break;
         }
         beat();
-        void signalProgress(input.workflowId, 0, hb.step, false, detail());
       };
 
       // Heartbeat on a timer too: torch start-up and data loading print nothing for a while.
@@ -310,7 +310,6 @@ export function createTrainActivities(deps: { client: Client; identity: string }
       }
       const out = onnx as ArtifactRef | null;
       if (!out || !metrics) throw ApplicationFailure.retryable('trainer exited 0 without exporting a model', 'Train:crashed');
-      await signalProgress(input.workflowId, 0, hb.step, true, detail());
       return {
         onnx: out,
         checkpoint: hb.checkpoint ?? path.join(runDir, 'checkpoint.pt'),

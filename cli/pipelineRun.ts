@@ -4,7 +4,7 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load';
 import { describePollers } from '../activities/health';
-import type { PhaseProgress } from '../workflows/progress';
+import { readRun } from './runState';
 import { WORKFLOW_QUEUE } from '../workers/run';
 import { ensureSearchAttributes } from './devServer';
 import { connectOrExplain } from './commands/cluster';
@@ -52,24 +52,34 @@ async function waitWithProgress(client: Client, workflowId: string): Promise<unk
     () => (finished = true),
     () => (finished = true),
   );
+  let shown = '';
   const refresh = async () => {
+    let state;
     try {
-      const p = await handle.query<PhaseProgress>('progress');
-      if (p.target === 0) return; // still planning
-      const payload = {
-        phase: p.phase.padEnd(8),
-        unit: p.unit,
-        detail: p.detail ?? `shards ${p.shards.filter((s) => s.status === 'done').length}/${p.shards.length}`,
-      };
-      if (!started) {
-        bar.start(p.target, p.done, payload);
-        started = true;
-      } else {
-        bar.setTotal(p.target);
-        bar.update(p.done, payload);
-      }
+      state = await readRun(client, workflowId);
     } catch {
-      /* the first workflow task may not have run yet */
+      return; // the server is busy or the run is just starting: try again
+    }
+    // a run that cannot move says why, in one line, as soon as it is seen (and again when it changes)
+    const problem = state.problems.join('; ');
+    if (problem !== shown) {
+      if (problem) console.error(`${started ? '\n' : ''}stalled: ${problem}`);
+      shown = problem;
+    }
+    const p = state.progress;
+    if (!p || p.target === 0) return; // still planning
+    const shardsDone = p.shardsDone ?? p.shards.filter((s) => s.status === 'done').length;
+    const payload = {
+      phase: p.phase.padEnd(8),
+      unit: p.unit,
+      detail: p.detail ?? `shards ${shardsDone}/${p.shardsTotal ?? p.shards.length}`,
+    };
+    if (!started) {
+      bar.start(p.target, p.done, payload);
+      started = true;
+    } else {
+      bar.setTotal(p.target);
+      bar.update(p.done, payload);
     }
   };
   while (!finished) {

@@ -6,3 +6,4 @@ export { npzExport } from './npzExport';
 export { train } from './train';
 export { gauntlet } from './gauntlet';
 export { promote } from './promote';
+export { fanOutBatch } from './fanOut';

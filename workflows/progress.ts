@@ -15,14 +15,36 @@ export interface PhaseProgress {
   unit: string;
   target: number;
   done: number;
+  /** Every shard of a run that plays its shards in its own history; empty when child batches do. */
   shards: ShardProgress[];
+  /** Shards done and planned (also when `shards` is empty). */
+  shardsDone?: number;
+  shardsTotal?: number;
+  /** Task queues the run's pending work needs (`pipeline status` names one that nobody polls). */
+  queues?: string[];
   /** One line of phase-specific state, e.g. the training losses and speed. */
   detail?: string;
 }
 
 export const progressQuery = defineQuery<PhaseProgress>('progress');
 
-/** Sent by shard activities (throttled) so the query shows games done inside running shards. */
+/**
+ * What a running activity reports in its heartbeat details, read by `pipeline status` and the waiting
+ * CLI from the pending activities (cli/runState.ts): no history event per update.
+ */
+export interface HeartbeatProgress {
+  /** the shard (item index) the activity works on */
+  shard?: number;
+  /** units done inside it so far */
+  done?: number;
+  /** one line of state, e.g. training losses */
+  detail?: string;
+}
+
+/**
+ * Formerly sent by shard activities. Nothing sends it now (progress travels in heartbeats); runs still
+ * handle it so that runs started by older workers replay and ignore stray signals.
+ */
 export const shardProgressSignal = defineSignal<[{ shard: number; done: number; detail?: string }]>('shardProgress');
 
 /** Progress for a run split into shards of the given sizes, with the shard-progress signal wired in. */

@@ -14,7 +14,7 @@ import { resolveShardModels } from '../../activities/selfplay';
 import { resolveFromRoot } from '../../config/load';
 import type { SelfplayInput, SelfplayResult } from '../../workflows/canonicalSelfplay';
 import { planShards } from '../../workflows/canonicalSelfplay';
-import type { PhaseProgress } from '../../workflows/progress';
+import { readRun } from '../runState';
 import { cliConfig } from '../context';
 import { UserError } from '../errors';
 import { startPhase, timestamp, uiLink } from '../pipelineRun';
@@ -217,24 +217,32 @@ async function showStatus(cmd: Command, workflowId: string | undefined): Promise
     );
     console.log(`config:   ${String(sa.RingRiftConfigKey?.[0] ?? '?')}, phase ${String(sa.RingRiftPhase?.[0] ?? '?')}`);
     console.log(`web UI:   ${uiLink(cfg, workflowId)}`);
-    try {
-      const p = await handle.query<PhaseProgress>('progress');
-      const shardsDone = p.shards.filter((s) => s.status === 'done').length;
+    // live progress: the query (finished work) plus heartbeats of work in flight; why a run stalls
+    const state = await readRun(client, workflowId);
+    const p = state.progress;
+    if (p) {
+      const shardsDone = p.shardsDone ?? p.shards.filter((s) => s.status === 'done').length;
       console.log(
-        `progress: ${p.phase}, ${p.done}/${p.target} ${p.unit}, shards ${shardsDone}/${p.shards.length} done${p.detail ? ` | ${p.detail}` : ''}`,
+        `progress: ${p.phase}, ${p.done}/${p.target} ${p.unit}, shards ${shardsDone}/${p.shardsTotal ?? p.shards.length} done${p.detail ? ` | ${p.detail}` : ''}`,
       );
-      for (const s of p.shards.filter((x) => x.status === 'running')) console.log(`  shard ${s.index}: ${s.done}/${s.target} ${p.unit}`);
-    } catch {
+      const running = p.shards.filter((x) => x.status === 'running');
+      for (const s of running.slice(0, 10)) console.log(`  shard ${s.index}: ${s.done}/${s.target} ${p.unit}`);
+      if (running.length > 10) console.log(`  … and ${running.length - 10} more running shards`);
+    } else if (desc.status.name === 'RUNNING') {
       console.log('progress: not available (no worker answered the query)');
     }
+    for (const problem of state.problems) console.log(`stalled:  ${problem}`);
     const raw = desc.raw.pendingActivities ?? [];
-    for (const a of raw) {
+    for (const a of raw.slice(0, 10)) {
       const state = a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED ? 'running' : 'scheduled';
       const failure = a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : '';
       console.log(
         `  activity ${a.activityType?.name ?? '?'} (${a.activityId}): ${state}, attempt ${a.attempt ?? 1}${a.lastWorkerIdentity ? ` on ${a.lastWorkerIdentity}` : ''}${failure}`,
       );
     }
+    if (raw.length > 10) console.log(`  … and ${raw.length - 10} more pending activities`);
+    const children = desc.raw.pendingChildren ?? [];
+    if (children.length > 0) console.log(`  child batches running: ${children.map((c) => c.workflowId).join(', ')}`);
     if (desc.status.name === 'FAILED' || desc.status.name === 'TERMINATED' || desc.status.name === 'TIMED_OUT') {
       try {
         await handle.result();

@@ -14,6 +14,7 @@ import type { SelfplayInput, SelfplayResult } from '../../workflows/canonicalSel
 import type { PhaseProgress } from '../../workflows/progress';
 import { selfplayGameId } from '../../activities/selfplay';
 import { startTestServer, startTestWorker, testClient } from '../helpers/temporal';
+import { pendingWork } from '../../cli/runState';
 
 test('self-play survives a SIGKILLed worker and yields exactly N replayable games', { timeout: 300_000 }, async (t) => {
   const server = await startTestServer();
@@ -45,24 +46,28 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
   let victimPid: number | undefined;
   let victimShard = -1;
   let last = '';
+  // Progress travels in heartbeat details: find a shard mid-way from the pending activities.
   for (let i = 0; i < 600 && victimPid === undefined; i++) {
     await sleep(100);
-    let p: PhaseProgress;
+    let pending;
     try {
-      p = await handle.query<PhaseProgress>('progress');
+      pending = await pendingWork(client, workflowId);
     } catch {
       continue;
     }
-    last = JSON.stringify(p.shards.map((s) => [s.status, s.done]));
-    const running = p.shards.find((s) => s.status === 'running' && s.done >= 2 && s.done < s.target - 20);
-    if (!running) continue;
-    // Activity ids count in order: 1 is the local activity that completes the input, then shard k is k+2.
-    const desc = await handle.describe();
-    const act = (desc.raw.pendingActivities ?? []).find((a) => a.activityId === String(running.index + 2) && a.lastWorkerIdentity);
-    const m = act?.lastWorkerIdentity?.match(/^ringrift-cpu-(\d+)@/);
-    if (m) {
+    last = JSON.stringify(pending.map((a) => [a.activityType, a.heartbeat]));
+    const act = pending.find(
+      (a) =>
+        a.activityType === 'playSelfplayShard' &&
+        a.worker &&
+        typeof a.heartbeat?.shard === 'number' &&
+        (a.heartbeat.done ?? 0) >= 2 &&
+        (a.heartbeat.done ?? 0) < input.shardSize - 20,
+    );
+    const m = act?.worker?.match(/^ringrift-cpu-(\d+)@/);
+    if (act && m) {
       victimPid = Number(m[1]);
-      victimShard = running.index;
+      victimShard = act.heartbeat!.shard!;
     }
   }
   assert.ok(victimPid === workerA.pid || victimPid === workerB.pid, `victim ${victimPid} is one of our workers; last progress ${last}`);
