@@ -148,6 +148,11 @@ test('interceptor: durations and failures per activity type; domain counters fro
     1,
   );
   assert.equal(await value(m.gauntletGames, { config_key: 'square8_4p', baseline: 'random', result: 'win' }), 3);
+  RESULT_METRICS.promoteBest!({ configKey: 'hex8_4p' }, { previousBestId: null }, 1);
+  RESULT_METRICS.restorePreviousBest!({ configKey: 'hex8_4p' }, { demotedId: 'x', changed: true }, 1);
+  RESULT_METRICS.restorePreviousBest!({ configKey: 'hex8_4p' }, { demotedId: null, changed: false }, 1);
+  assert.equal(await value(m.promotions, { config_key: 'hex8_4p' }), 1);
+  assert.equal(await value(m.rollbacks, { config_key: 'hex8_4p' }), 1);
   m.recordTrainingStart('hexagonal_2p', 0);
   m.recordTrainingProgress('hexagonal_2p', { step: 10, policyLoss: 2.5, valueLoss: 0.4, positionsPerSecond: 900 });
   m.recordTrainingProgress('hexagonal_2p', { step: 25, policyLoss: 2.1, valueLoss: 0.3, positionsPerSecond: 950 });

@@ -80,6 +80,13 @@ export const RESULT_METRICS: Record<string, Deriver> = {
     m.gauntletGames.inc({ ...labels, result: 'draw' }, res.draws);
     m.gauntletGames.inc({ ...labels, result: 'loss' }, res.losses);
   },
+  promoteBest(input) {
+    m.promotions.inc({ config_key: configKeyOf(input) });
+  },
+  restorePreviousBest(input, result) {
+    // the promotion saga's compensation and the manual rollback; a retry that finds it done changes nothing
+    if ((result as { changed?: boolean }).changed) m.rollbacks.inc({ config_key: configKeyOf(input) });
+  },
   trainModel(input, result) {
     const res = result as TrainRunResult;
     const key = configKeyOf(input as TrainRunInput);
