@@ -3,10 +3,12 @@
 // (from several games in lockstep and from the virtual-loss leaves of each tree) into one run.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { BoardType, GameState, Move } from '../engine';
 import { ENCODER_VERSION, NUM_GLOBALS, encodeFeatures, encodeGlobals, encodeLegalMoves, featureShape, policySize } from './encoding';
 import { readOnnxMetadata } from './onnxMeta';
+import type { InferenceReply, InferenceRequest, InferenceThreadData } from './inferenceThread';
 
 /** A model file as the registry resolves it. */
 export interface ModelRef {
@@ -23,15 +25,129 @@ export class ModelLoadError extends Error {
   }
 }
 
+/** Runs one encoded batch; resolves with the policy logits (N × P) and values (N × 4). */
+export type RunBatch = (features: Float32Array, globals: Float32Array, n: number) => Promise<{ policy: Float32Array; value: Float32Array }>;
+
 export interface LoadedModel {
   ref: ModelRef;
-  session: ort.InferenceSession;
   metadata: Record<string, string>;
   boardType: BoardType;
   policySize: number;
   /** C, H, W of the features input */
   shape: [number, number, number];
+  /** onnxruntime intra-op threads of the session */
   threads: number;
+  /** the session runs on its own inference thread (else on the calling thread) */
+  inferenceThread: boolean;
+  run: RunBatch;
+  release(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** onnxruntime intra-op threads (default 1) */
+  threads?: number;
+  /** run the session on a worker thread of its own, beside the search (default true) */
+  inferenceThread?: boolean;
+}
+
+const SESSION_OPTIONS = (threads: number): ort.InferenceSession.SessionOptions => ({
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+});
+
+function checkNames(ref: ModelRef, inputNames: readonly string[], outputNames: readonly string[]): void {
+  for (const name of ['features', 'globals']) {
+    if (!inputNames.includes(name)) throw new ModelLoadError(`model ${ref.id}: no input "${name}" (see ai/MODEL.md)`);
+  }
+  for (const name of ['policy', 'value']) {
+    if (!outputNames.includes(name)) throw new ModelLoadError(`model ${ref.id}: no output "${name}" (see ai/MODEL.md)`);
+  }
+}
+
+/** The session on this thread. */
+async function localRunner(ref: ModelRef, bytes: Uint8Array, shape: [number, number, number], threads: number) {
+  const session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS(threads));
+  checkNames(ref, session.inputNames, session.outputNames);
+  const run: RunBatch = async (features, globals, n) => {
+    const out = await session.run({
+      features: new ort.Tensor('float32', features, [n, ...shape]),
+      globals: new ort.Tensor('float32', globals, [n, NUM_GLOBALS]),
+    });
+    return { policy: out['policy']!.data as Float32Array, value: out['value']!.data as Float32Array };
+  };
+  return { run, release: () => session.release() };
+}
+
+/** Worker-thread source for `entry`; a .ts entry (running under tsx) gets tsx's require hook first. */
+function bootstrap(entry: string): string {
+  const hook = entry.endsWith('.ts') ? `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();` : '';
+  return `${hook}require(${JSON.stringify(entry)});`;
+}
+
+/** The session on an inference thread of its own; batches go there and back by transfer. */
+async function threadRunner(ref: ModelRef, bytes: Uint8Array, shape: [number, number, number], threads: number) {
+  const worker = new Worker(bootstrap(require.resolve('./inferenceThread')), {
+    eval: true,
+    workerData: { model: bytes, threads } satisfies InferenceThreadData,
+  });
+  const pending = new Map<number, { resolve: (r: { policy: Float32Array; value: Float32Array }) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  let dead: Error | null = null;
+  const fail = (err: Error) => {
+    dead = err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: InferenceReply) => {
+      if (m.kind === 'ready') {
+        try {
+          checkNames(ref, m.inputNames, m.outputNames);
+          resolve();
+        } catch (err) {
+          void worker.terminate();
+          reject(err as Error);
+        }
+      } else if (m.kind === 'failed') {
+        void worker.terminate();
+        reject(new ModelLoadError(`model ${ref.id}: onnxruntime cannot load ${ref.path}: ${m.error.split('\n')[0]}`));
+      } else {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (pending.size === 0) worker.unref();
+        if (!p) return;
+        if (m.kind === 'result') p.resolve({ policy: m.policy, value: m.value });
+        else p.reject(new Error(`model ${ref.id}: inference failed: ${m.error}`));
+      }
+    });
+    worker.on('error', (err) => {
+      fail(err);
+      reject(err);
+    });
+    worker.on('exit', (code) => {
+      const err = new Error(`model ${ref.id}: inference thread exited (${code})`);
+      fail(err);
+      reject(err);
+    });
+  });
+  worker.unref(); // an idle inference thread must not keep the process alive (after the listeners: they ref it)
+  const run: RunBatch = (features, globals, n) =>
+    new Promise((resolve, reject) => {
+      if (dead) return reject(dead);
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.ref(); // a batch in flight keeps the process alive
+      const req: InferenceRequest = { id, features, globals, dims: [n, ...shape], numGlobals: NUM_GLOBALS };
+      worker.postMessage(req, [features.buffer as ArrayBuffer, globals.buffer as ArrayBuffer]);
+    });
+  return {
+    run,
+    release: async () => {
+      await worker.terminate();
+    },
+  };
 }
 
 /** Checks the model's metadata against the game; returns one line per problem (empty when it fits). */
@@ -54,13 +170,10 @@ const sessions = new Map<string, Promise<LoadedModel>>();
  * sha256 must be the registry's, and its metadata must fit the game; otherwise a ModelLoadError
  * with one line.
  */
-export function loadModel(
-  ref: ModelRef,
-  game: { boardType: BoardType; numPlayers: number },
-  opts: { threads?: number } = {},
-): Promise<LoadedModel> {
+export function loadModel(ref: ModelRef, game: { boardType: BoardType; numPlayers: number }, opts: LoadOptions = {}): Promise<LoadedModel> {
   const threads = opts.threads ?? 1;
-  const key = `${ref.sha256}|${ref.path}|${threads}`;
+  const inferenceThread = opts.inferenceThread ?? true;
+  const key = `${ref.sha256}|${ref.path}|${threads}|${inferenceThread}`;
   let p = sessions.get(key);
   if (!p) {
     p = (async () => {
@@ -82,19 +195,14 @@ export function loadModel(
         throw new ModelLoadError(`model ${ref.id}: ${ref.path} is not a readable ONNX file (${(err as Error).message})`);
       }
       const boardType = metadata['board_type'] as BoardType;
-      const session = await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      });
-      for (const name of ['features', 'globals']) {
-        if (!session.inputNames.includes(name)) throw new ModelLoadError(`model ${ref.id}: no input "${name}" (see ai/MODEL.md)`);
+      let shape: [number, number, number];
+      try {
+        shape = featureShape(boardType);
+      } catch {
+        throw new ModelLoadError(`model ${ref.id}: unknown board_type "${metadata['board_type'] ?? ''}" in its metadata`);
       }
-      for (const name of ['policy', 'value']) {
-        if (!session.outputNames.includes(name)) throw new ModelLoadError(`model ${ref.id}: no output "${name}" (see ai/MODEL.md)`);
-      }
-      return { ref, session, metadata, boardType, policySize: Number(metadata['policy_size']), shape: featureShape(boardType), threads };
+      const runner = inferenceThread ? await threadRunner(ref, bytes, shape, threads) : await localRunner(ref, bytes, shape, threads);
+      return { ref, metadata, boardType, policySize: Number(metadata['policy_size']), shape, threads, inferenceThread, ...runner };
     })();
     sessions.set(key, p);
     p.catch(() => sessions.delete(key));
@@ -113,7 +221,7 @@ export async function releaseModels(): Promise<void> {
   sessions.clear();
   for (const p of all) {
     try {
-      await (await p).session.release();
+      await (await p).release();
     } catch {
       // a failed load has nothing to release
     }
@@ -182,7 +290,10 @@ export function maskAndRotate(
 export interface BatchOptions {
   /** most positions per run (default 32) */
   batchSize?: number;
-  /** runs in flight at once (default 1: one inference thread's worth) */
+  /**
+   * batches handed to the session at once (default 2 with an inference thread, which runs them one
+   * after the other: the next batch is ready when the last one ends; 1 without)
+   */
   maxInflight?: number;
 }
 
@@ -202,8 +313,9 @@ interface Request {
 /**
  * Batching evaluator over one loaded model. `evaluate` queues the state; the queue is run when it
  * holds `batchSize` states, or when the event loop has nothing else to do (setImmediate), which is
- * when every game in lockstep has queued its leaves. The legal moves of a batch are generated while
- * onnxruntime runs it (the run is asynchronous, on onnxruntime's own thread).
+ * when every game in lockstep has queued its leaves. The session runs on an inference thread of its
+ * own (see ./inferenceThread), so the search of some games goes on while the batch of others runs;
+ * the legal moves of a batch are generated while it runs.
  */
 export class BatchEvaluator {
   readonly model: LoadedModel;
@@ -218,7 +330,7 @@ export class BatchEvaluator {
   constructor(model: LoadedModel, opts: BatchOptions = {}) {
     this.model = model;
     this.batchSize = Math.max(1, opts.batchSize ?? 32);
-    this.maxInflight = Math.max(1, opts.maxInflight ?? 1);
+    this.maxInflight = Math.max(1, opts.maxInflight ?? (model.inferenceThread ? 2 : 1));
   }
 
   evaluate(state: GameState): Promise<Evaluation> {
@@ -255,17 +367,12 @@ export class BatchEvaluator {
   private async run(batch: Request[]): Promise<void> {
     try {
       const states = batch.map((r) => r.state);
-      const { features, globals, shape } = encodeBatch(states);
+      const { features, globals } = encodeBatch(states);
       const n = batch.length;
-      const pending = this.model.session.run({
-        features: new ort.Tensor('float32', features, [n, shape[0], shape[1], shape[2]]),
-        globals: new ort.Tensor('float32', globals, [n, NUM_GLOBALS]),
-      });
-      // generated while onnxruntime runs the batch
+      const pending = this.model.run(features, globals, n);
+      // generated while the inference thread runs the batch
       const legal = states.map((s) => encodeLegalMoves(s));
-      const out = await pending;
-      const policy = out['policy']!.data as Float32Array;
-      const value = out['value']!.data as Float32Array;
+      const { policy, value } = await pending;
       const P = this.model.policySize;
       const V = value.length / n;
       this.stats.positions += n;

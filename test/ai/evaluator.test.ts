@@ -35,11 +35,16 @@ function statesOf(board: BoardType, seed: number, every: number, max: number): G
   return out;
 }
 
-for (const board of ['square8', 'hex8'] as const) {
-  test(`${board}: evaluator output equals a direct onnxruntime-node run; the mask is exactly the legal moves`, async () => {
+for (const [board, inferenceThread] of [
+  ['square8', true],
+  ['hex8', true],
+  ['square8', false],
+] as const) {
+  test(`${board}${inferenceThread ? '' : ', session on the calling thread'}: evaluator output equals a direct onnxruntime-node run; the mask is exactly the legal moves`, async () => {
     const onnx = await tinyModel(board);
     const ref = { id: 'tiny', path: onnx, sha256: fileSha256(onnx) };
-    const model = await loadModel(ref, { boardType: board, numPlayers: 2 });
+    const model = await loadModel(ref, { boardType: board, numPlayers: 2 }, { inferenceThread });
+    assert.equal(model.inferenceThread, inferenceThread);
     const ev = new BatchEvaluator(model, { batchSize: 8 });
     const states = statesOf(board, 11, 3, 24);
     assert.ok(states.length >= 20);
@@ -112,10 +117,7 @@ test('models load from the registry by id or best (sha256 checked); mismatches a
   const loaded = await loadModel({ id: best.id, path: best.path, sha256: best.sha256 }, { boardType: 'square8', numPlayers: 2 });
   assert.equal(loaded.policySize, 11081);
   // the same model again: the cached session
-  assert.equal(
-    (await loadModel({ id: best.id, path: best.path, sha256: best.sha256 }, { boardType: 'square8', numPlayers: 2 })).session,
-    loaded.session,
-  );
+  assert.equal(await loadModel({ id: best.id, path: best.path, sha256: best.sha256 }, { boardType: 'square8', numPlayers: 2 }), loaded);
   // a square8 model for a hex8 game
   await assert.rejects(
     loadModel({ id: best.id, path: best.path, sha256: best.sha256 }, { boardType: 'hex8', numPlayers: 2 }),
