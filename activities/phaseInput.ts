@@ -2,6 +2,7 @@
 // this worker's config/pipeline.yaml, relative paths are resolved under the repository root, and
 // player specs are checked. Run as a local activity, so the result is recorded in the history and a
 // replay reads it back instead of the config.
+import { adaptiveShardSize } from '../workflows/shardSize';
 import path from 'node:path';
 import { DEFAULT_CONFIG_DIR, loadConfig, resolveFromRoot, type LoadedConfig } from '../config/load';
 import { PlayerSpecError, parsePlayerSpec } from '../ai/players';
@@ -40,11 +41,12 @@ export function playerMixProblems(mix: string[], numPlayers: number, field = 'pl
 
 export function completeSelfplay(i: Parsed<'canonicalSelfplay'>, cfg: LoadedConfig): CompletedInput<SelfplayInput> {
   const d = cfg.pipeline.phases.canonical_selfplay;
+  const playerMix = i.playerMix ?? d.playerMix;
   const input: SelfplayInput = {
     ...i,
     outputDb: resolveFromRoot(i.outputDb),
-    shardSize: i.shardSize ?? d.shardSize,
-    playerMix: i.playerMix ?? d.playerMix,
+    shardSize: i.shardSize ?? d.shardSize ?? adaptiveShardSize({ ...i, playerMix }),
+    playerMix,
     maxMoves: i.maxMoves ?? d.maxMoves,
     activityQueue: i.activityQueue ?? d.queue ?? 'cpu',
     heartbeatTimeoutSeconds: i.heartbeatTimeoutSeconds ?? d.heartbeatTimeoutSeconds,

@@ -99,7 +99,8 @@ export const pipelineSchema = z.strictObject({
   phases: z.strictObject({
     canonical_selfplay: z.strictObject({
       ...phaseBase,
-      shardSize: positiveInt,
+      /** null: adaptive (workflows/shardSize.ts, README "Shard sizing") */
+      shardSize: positiveInt.nullable(),
       maxMoves: positiveInt,
       playerMix: z.array(z.string().min(1)).min(1),
       heartbeatTimeoutSeconds: seconds,

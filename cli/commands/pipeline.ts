@@ -14,6 +14,7 @@ import { resolveShardModels } from '../../activities/selfplay';
 import { resolveFromRoot } from '../../config/load';
 import type { SelfplayInput, SelfplayResult } from '../../workflows/canonicalSelfplay';
 import { planShards } from '../../workflows/canonicalSelfplay';
+import { adaptiveShardSize } from '../../workflows/shardSize';
 import { readRun } from '../runState';
 import { cliConfig } from '../context';
 import { UserError } from '../errors';
@@ -74,12 +75,12 @@ interface SelfplayOptions {
 
 export function selfplayInputFromOptions(
   o: SelfplayOptions,
-  defaults: { shardSize: number; maxMoves: number; playerMix: string[]; heartbeatTimeoutSeconds: number; queue?: string },
+  defaults: { shardSize: number | null; maxMoves: number; playerMix: string[]; heartbeatTimeoutSeconds: number; queue?: string },
 ): SelfplayInput {
   const boardType = parseBoard(o.board);
   const numPlayers = parseIntOption('--players', o.players, 2, 4);
   const numGames = parseIntOption('--num-games', o.numGames, 1);
-  const shardSize = o.shardSize !== undefined ? parseIntOption('--shard-size', o.shardSize, 1) : defaults.shardSize;
+  const explicitShardSize = o.shardSize !== undefined ? parseIntOption('--shard-size', o.shardSize, 1) : defaults.shardSize;
   const seed = o.seed !== undefined ? parseIntOption('--seed', o.seed, 0, 0xffffffff) : 1;
   const maxMoves = o.maxMoves !== undefined ? parseIntOption('--max-moves', o.maxMoves, 1) : defaults.maxMoves;
   const playerMix = o.playerMix !== undefined ? o.playerMix.split(',').map((s) => s.trim()) : defaults.playerMix;
@@ -97,6 +98,7 @@ export function selfplayInputFromOptions(
   }
   const uniqueMix = [...new Set(playerMix)];
   const mix = uniqueMix.length === 1 ? uniqueMix : playerMix;
+  const shardSize = explicitShardSize ?? adaptiveShardSize({ boardType, numPlayers, numGames, playerMix: mix });
   const outputDb = path.resolve(o.outputDb);
   assertWritableDir(outputDb, '--output-db');
   if (fs.existsSync(outputDb)) {
@@ -129,7 +131,7 @@ function registerSelfplay(run: Command): void {
     .requiredOption('--players <n>', 'players per game (2-4)')
     .requiredOption('--num-games <n>', 'games to play')
     .requiredOption('--output-db <path>', 'game DB to create or append to')
-    .option('--shard-size <n>', 'games per shard activity (default from config)')
+    .option('--shard-size <n>', 'games per shard activity (default from config, else adaptive: about 30 s of play per shard)')
     .option('--seed <n>', 'run seed; game i is the same whoever plays it (default 1)')
     .option(
       '--player-mix <specs>',

@@ -15,6 +15,7 @@ import { closeGameDb, countGames, openGameDb } from '../../store/gameDb';
 import type { SelfplayResult } from '../../workflows/canonicalSelfplay';
 import type { ParityResult } from '../../workflows/parityValidation';
 import { HISTORY_BUDGET, batchRanges, windowFor } from '../../workflows/fanOut';
+import { adaptiveShardSize } from '../../workflows/shardSize';
 import { RINGRIFT_BIN, startTestServer, startTestWorker, testClient } from '../helpers/temporal';
 
 const run = promisify(execFile);
@@ -34,6 +35,15 @@ test('fan-out arithmetic: bounded window, batches that fit one history at every 
     { first: 2000, count: 2000 },
     { first: 4000, count: 500 },
   ]);
+  // shard sizing: ~30 s of play per shard, at least 8 shards when the games allow
+  const size = (boardType: string, numPlayers: number, mix: string[], numGames: number) =>
+    adaptiveShardSize({ boardType, numPlayers, playerMix: mix, numGames });
+  assert.equal(size('square8', 2, ['random'], 200), 25);
+  assert.equal(size('square8', 2, ['heuristic'], 1_000_000), 857);
+  assert.equal(size('square19', 2, ['heuristic'], 1_000_000), 15);
+  assert.equal(size('hexagonal', 4, ['heuristic'], 1_000_000), 4);
+  assert.equal(size('square8', 2, ['random', 'mcts:best:sims=800'], 1_000_000), 3, 'the slowest seat counts');
+  assert.equal(size('square8', 2, ['random'], 3), 1);
   const huge = batchRanges(0, 5_000_000, 2000); // 5M shards: batches of 4M, each splitting into 2,000
   assert.equal(huge.length, 2);
   assert.ok(huge.every((b) => Math.ceil(b.count / 2000) <= 2000));
