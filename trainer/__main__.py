@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init-checkpoint", default=None)
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     t.add_argument("--threads", type=int, default=None)
+    t.add_argument(
+        "--data-path",
+        choices=["auto", "prefetch", "device"],
+        default="auto",
+        help="batches from a prefetch thread, or gathered on the device (auto: device on CUDA when the window fits)",
+    )
     b = sub.add_parser("bench", help="training and data-path throughput on NPZ files")
     b.add_argument("--npz", nargs="+", required=True)
     b.add_argument("--config-key", required=True)

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import torch
 
-from .data import DataOrder, load_dataset, make_batch, parse_config_key
+from .data import DataOrder, DeviceData, load_dataset, make_batch, parse_config_key
 from .errors import bad_input
 from .events import emit
 from .model import DEFAULT_PRESET, PRESETS, PolicyValueNet, count_params
@@ -37,6 +37,20 @@ def run_bench(args) -> int:
     for s in range(n_data):
         to_tensors(make_batch(ds, order.batch_indices(s)), cuda)
     data_pps = n_data * B / (time.perf_counter() - t0)
+    data_path = "prefetch_thread"
+    if cuda and DeviceData.nbytes(ds) < 0.4 * torch.cuda.mem_get_info(device)[0]:
+        # what train does on CUDA when the window fits: gather on the GPU
+        dd = DeviceData(ds, device)
+        dd.batch(order.batch_indices(0))
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for s in range(n_data):
+            dd.batch(order.batch_indices(s))
+        torch.cuda.synchronize()
+        host_pps, data_pps = data_pps, n_data * B / (time.perf_counter() - t0)
+        data_path = "device_resident"
+    else:
+        host_pps = data_pps
 
     torch.manual_seed(1)
     model = PolicyValueNet(board_type, arch["blocks"], arch["channels"]).to(device)
@@ -81,6 +95,8 @@ def run_bench(args) -> int:
         train_positions_per_s=train_pps,
         data_positions_per_s=data_pps,
         data_to_train_ratio=data_pps / train_pps,
+        data_path=data_path,
+        host_data_positions_per_s=host_pps,
         gpu=torch.cuda.get_device_name(0) if cuda else None,
     )
     return 0

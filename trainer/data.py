@@ -335,3 +335,44 @@ class DataOrder:
 
     def state(self, step: int) -> dict:
         return {"seed": self.seed, "batch_size": self.B, "n_train": int(self.train_idx.shape[0]), "next_step": step}
+
+
+class DeviceData:
+    """The window held as torch tensors on the training device, batches gathered there (used on
+    CUDA when the window fits in a part of the free GPU memory: no host copies per step)."""
+
+    def __init__(self, ds: Dataset, device):
+        import torch
+
+        self.device = device
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+        self.features = t(ds.features)
+        self.globals = t(ds.globals)
+        self.values = t(ds.values_rel)
+        self.top = t(ds.target_top)
+        self.indptr = t(ds.indptr)
+        self.indices = t(ds.indices)
+        self.probs = t(ds.probs)
+
+    @staticmethod
+    def nbytes(ds: Dataset) -> int:
+        return sum(a.nbytes for a in (ds.features, ds.globals, ds.values_rel, ds.target_top, ds.indptr, ds.indices, ds.probs))
+
+    def batch(self, idx_np: np.ndarray) -> dict:
+        import torch
+
+        idx = torch.from_numpy(idx_np).to(self.device, non_blocking=True)
+        starts = self.indptr[idx]
+        lens = self.indptr[idx + 1] - starts
+        first = torch.cumsum(lens, 0) - lens
+        rows = torch.repeat_interleave(torch.arange(idx.shape[0], device=self.device), lens)
+        pos = torch.repeat_interleave(starts - first, lens) + torch.arange(rows.shape[0], device=self.device)
+        return {
+            "features": self.features.index_select(0, idx),
+            "globals": self.globals.index_select(0, idx),
+            "rows": rows,
+            "cols": self.indices[pos],
+            "probs": self.probs[pos],
+            "values": self.values.index_select(0, idx),
+            "top": self.top.index_select(0, idx),
+        }

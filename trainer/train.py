@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint as ckpt
-from .data import DataOrder, Dataset, load_dataset, make_batch, memory_window_cap, parse_config_key
+from .data import DataOrder, Dataset, DeviceData, load_dataset, make_batch, memory_window_cap, parse_config_key
 from .errors import TrainerError, bad_input
 from .events import emit
 from .export import export_model
@@ -284,6 +284,15 @@ def run_train(args) -> int:
         step = int(resume["step"])
     order = DataOrder(train_idx, args.batch_size, args.seed)
     CURRENT_STEP[0] = step
+    # CUDA: keep the window on the GPU when it fits in 40 % of the free memory (batches are then
+    # gathered there); otherwise, and on CPU, a background thread builds the batches ahead.
+    data_path = "prefetch_thread"
+    if args.data_path == "device":
+        data_path = "device_resident"
+    elif args.data_path == "auto" and cuda and step < args.steps:
+        free, _ = torch.cuda.mem_get_info(device)
+        if DeviceData.nbytes(ds) < 0.4 * free:
+            data_path = "device_resident"
 
     emit(
         "start",
@@ -299,6 +308,7 @@ def run_train(args) -> int:
         files=[{"path": f.path, "positions_used": f.used, "created_at": f.created_at} for f in ds.files],
         init_checkpoint=args.init_checkpoint if init_ck is not None else None,
         amp=str(amp_dtype).replace("torch.", "") if amp_dtype else None,
+        data_path=data_path,
     )
     if resume is not None:
         emit("resume", step=step, checkpoint=ck_path)
@@ -333,11 +343,15 @@ def run_train(args) -> int:
     pos_since = 0
     t_train0 = time.perf_counter()
     trained = 0
-    pre = Prefetcher(ds, order, step, args.steps, pin=cuda) if step < args.steps else None
+    dd = DeviceData(ds, device) if data_path == "device_resident" else None
+    pre = Prefetcher(ds, order, step, args.steps, pin=cuda) if step < args.steps and dd is None else None
     model.train()
     try:
         while step < args.steps:
-            t = {k: v.to(device, non_blocking=True) for k, v in pre.get(step).items()}
+            if dd is not None:
+                t = dd.batch(order.batch_indices(step))
+            else:
+                t = {k: v.to(device, non_blocking=True) for k, v in pre.get(step).items()}
             with amp_ctx():
                 logits, value = model(t["features"], t["globals"])
             pl, vl = losses(logits, value, t, n_players)

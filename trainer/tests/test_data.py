@@ -56,3 +56,20 @@ def test_data_order_is_a_function_of_seed_and_step():
     assert sorted(seq[:50].tolist()) == tr.tolist()
     assert np.array_equal(o2.batch_indices(6), seq[96:112])
     assert not np.array_equal(DataOrder(tr, 16, 6).batch_indices(0), seq[:16])
+
+
+def test_device_data_gathers_the_same_batches(tmp_path):
+    import torch
+
+    from trainer.data import DeviceData
+    from trainer.train import to_tensors
+
+    p = str(tmp_path / "d.npz")
+    write_npz(p, games=4, per_game=15)
+    ds = load_dataset([p], "square8_2p", 10**6)
+    dd = DeviceData(ds, torch.device("cpu"))
+    idx = np.array([5, 0, 59, 17, 17, 33])
+    a, b = to_tensors(make_batch(ds, idx), False), dd.batch(idx)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

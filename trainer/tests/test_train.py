@@ -203,3 +203,13 @@ def test_bad_inputs(npz, tmp_path, capsys):
     assert ex.value.code == 2
     # nothing was written for refused runs
     assert not out.exists() or not os.listdir(out)
+
+
+def test_device_resident_data_path_trains_the_same_weights(npz, tmp_path, capsys):
+    rc, ev = run_cli(train_argv(npz, tmp_path / "a", steps=6), capsys)
+    assert rc == 0 and ev[0]["data_path"] == "prefetch_thread"
+    rc, ev = run_cli(train_argv(npz, tmp_path / "b", steps=6, extra=["--data-path", "device"]), capsys)
+    assert rc == 0 and ev[0]["data_path"] == "device_resident"
+    a, b = weights(tmp_path / "a" / "checkpoint.pt"), weights(tmp_path / "b" / "checkpoint.pt")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
