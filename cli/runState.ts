@@ -120,7 +120,10 @@ export async function readRun(client: Client, workflowId: string, depth = 2): Pr
       if (!c.workflowId) continue;
       const child = await readRun(client, c.workflowId, depth - 1).catch(() => null);
       if (!child) continue;
-      if (progress && child.progress) progress.done += child.progress.done;
+      if (progress && child.progress) {
+        progress.done += child.progress.done;
+        progress.shardsDone = (progress.shardsDone ?? 0) + (child.progress.shardsDone ?? 0);
+      }
       for (const p of child.problems) if (!problems.includes(p)) problems.push(p);
     }
   }

@@ -1,6 +1,10 @@
-// bench:selfplay — 200 square8 2-player random games: a plain loop in one process (play + store), then the
-// canonicalSelfplay workflow on a real dev server with 1 and with 2 worker processes. Prints JSON lines
-// and the orchestration overhead as a ratio against the plain loop measured in the same run (medians of 3).
+// bench:selfplay — real work: square8 2-player heuristic games (at least a minute of play), the same
+// shard code in a plain in-process loop (one DB, no Temporal) and through the canonicalSelfplay
+// workflow on a real dev server with one worker, one activity slot (shards one after another on one
+// core, as the plain loop plays), at the default (adaptive) shard size. Runs are interleaved
+// (plain, temporal, temporal, plain) so that a machine's drift hits both; prints JSON lines and the
+// orchestration overhead against the plain loop of the same run. BENCH_FULL=1 adds 1 worker with 2
+// slots and 2 workers (speed-up), and heuristic games/s per board.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,39 +14,39 @@ import { Client, Connection } from '@temporalio/client';
 import { REPO_ROOT } from '../config/load';
 import { freePort, spawnDevServer, waitForTemporal } from '../cli/devServer';
 import { describePollers } from '../activities/health';
-import { gameSeed, playGame, seatSpecs } from '../ai/selfplay';
-import { closeGameDb, openGameDb, writeGame } from '../store/gameDb';
-import type { SelfplayInput, SelfplayResult } from '../workflows/canonicalSelfplay';
+import { playShard } from '../activities/selfplay';
+import { gameSeed, playGame } from '../ai/selfplay';
+import type { SelfplayResult, SelfplayStartInput } from '../workflows/canonicalSelfplay';
+import { adaptiveShardSize } from '../workflows/shardSize';
 
-const GAMES = Number(process.env.BENCH_GAMES ?? 200);
-const SHARD = Number(process.env.BENCH_SHARD ?? 25);
+const BOARD = 'square8' as const;
+const PLAYERS = 2;
+const MIX = (process.env.BENCH_MIX ?? 'heuristic').split(',');
+const GAMES = Number(process.env.BENCH_GAMES ?? 2500);
+const SHARD = process.env.BENCH_SHARD
+  ? Number(process.env.BENCH_SHARD)
+  : adaptiveShardSize({ boardType: BOARD, numPlayers: PLAYERS, playerMix: MIX, numGames: GAMES });
 const SEED = 1;
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 
-function plainLoop(dbPath: string): number {
+/** The plain loop: the shard code itself, every game into one DB, in this process. */
+async function plainLoop(dbPath: string): Promise<number> {
   const t0 = performance.now();
-  const db = openGameDb(dbPath, { boardType: 'square8', numPlayers: 2, create: true });
-  for (let i = 0; i < GAMES; i++) {
-    const seed = gameSeed(SEED, i);
-    const seats = seatSpecs(['random'], 2, i);
-    const g = playGame({ boardType: 'square8', numPlayers: 2, seed, seats, maxMoves: 3000 });
-    writeGame(db, {
-      gameId: `plain-${i}`,
-      boardType: 'square8',
-      numPlayers: 2,
-      seed,
-      players: seats.map((spec, k) => ({ seat: k + 1, playerType: 'ai', spec })),
-      initialState: { fingerprint: g.initial.fingerprint, stateHash: g.initial.hash },
-      moves: g.moves as unknown as Record<string, unknown>[],
-      steps: g.steps.map((s) => ({ ...s, statusBefore: 'active' })),
-      winner: g.winner,
-      terminationReason: g.terminationReason,
-      source: 'bench',
-      engineMode: 'random_vs_random',
-      createdAt: new Date().toISOString(),
-    });
-  }
-  closeGameDb(db);
+  const r = await playShard(
+    {
+      workflowId: 'plain',
+      shardIndex: 0,
+      firstGame: 0,
+      numGames: GAMES,
+      boardType: BOARD,
+      numPlayers: PLAYERS,
+      seed: SEED,
+      playerMix: MIX,
+      maxMoves: 3000,
+      shardDb: dbPath,
+    },
+    () => undefined,
+  );
+  if (r.games !== GAMES) throw new Error(`plain loop: ${r.games} games, expected ${GAMES}`);
   return (performance.now() - t0) / 1000;
 }
 
@@ -65,15 +69,15 @@ async function startWorker(address: string, client: Client, configDir?: string):
   }
 }
 
-async function runWorkflow(client: Client, dir: string, label: string): Promise<{ seconds: number; result: SelfplayResult }> {
-  const input: SelfplayInput = {
-    boardType: 'square8',
-    numPlayers: 2,
-    numGames: GAMES,
+async function runWorkflow(client: Client, dir: string, label: string, games = GAMES): Promise<number> {
+  // shardSize left out: the worker fills the default (adaptive), as a run started from the UI gets
+  const input: SelfplayStartInput = {
+    boardType: BOARD,
+    numPlayers: PLAYERS,
+    numGames: games,
     seed: SEED,
-    shardSize: SHARD,
     outputDb: path.join(dir, `${label}.db`),
-    playerMix: ['random'],
+    playerMix: MIX,
     maxMoves: 3000,
   };
   const t0 = performance.now();
@@ -82,7 +86,10 @@ async function runWorkflow(client: Client, dir: string, label: string): Promise<
     workflowId: `bench-${label}-${Date.now()}`,
     args: [input],
   })) as SelfplayResult;
-  return { seconds: (performance.now() - t0) / 1000, result };
+  if (result.games !== games) throw new Error(`${label}: ${result.games} games, expected ${games}`);
+  if (games === GAMES && result.shardCount !== Math.ceil(GAMES / SHARD))
+    throw new Error(`${label}: ${result.shardCount} shards, expected shard size ${SHARD}`);
+  return (performance.now() - t0) / 1000;
 }
 
 /** Heuristic vs heuristic games/s per board, plain loop on one core (each board gets a time budget). */
@@ -131,58 +138,71 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
 
     // Warm-up (module load, JIT) so the plain loop is not penalised for going first.
-    playGame({ boardType: 'square8', numPlayers: 2, seed: 99, seats: ['random', 'random'], maxMoves: 3000 });
-    const plainRuns = Array.from({ length: REPEATS }, (_, i) => plainLoop(path.join(dir, `plain-${i}.db`))).sort((a, b) => a - b);
-    const plain = plainRuns[Math.floor(REPEATS / 2)]!;
-    console.log(
-      JSON.stringify({
-        bench: 'selfplay',
-        mode: 'plain-loop',
-        games: GAMES,
-        seconds: +plain.toFixed(3),
-        gamesPerSecond: +(GAMES / plain).toFixed(1),
-      }),
-    );
-
-    // Median of REPEATS runs per set-up, after a warm-up run (bundling, thread start, JIT).
-    const measure = async (label: string) => {
-      await runWorkflow(client, dir, `${label}-warmup`);
-      const runs = [];
-      for (let i = 0; i < REPEATS; i++) runs.push(await runWorkflow(client, dir, `${label}-${i}`));
-      for (const r of runs) if (r.result.games !== GAMES) throw new Error(`${label}: ${r.result.games} games, expected ${GAMES}`);
-      return runs.map((r) => r.seconds).sort((a, b) => a - b)[Math.floor(REPEATS / 2)]!;
-    };
-    const report = (mode: string, slots: number, seconds: number) =>
+    playGame({
+      boardType: BOARD,
+      numPlayers: PLAYERS,
+      seed: gameSeed(99, 0),
+      seats: MIX.length === 1 ? [MIX[0]!, MIX[0]!] : MIX,
+      maxMoves: 3000,
+    });
+    const report = (mode: string, slots: number | null, seconds: number, plain: number | null) =>
       console.log(
         JSON.stringify({
           bench: 'selfplay',
           mode,
+          boardType: BOARD,
+          players: MIX,
           games: GAMES,
           shardSize: SHARD,
-          activitySlotsPerWorker: slots,
-          seconds: +seconds.toFixed(3),
+          ...(slots !== null ? { activitySlotsPerWorker: slots } : {}),
+          seconds: +seconds.toFixed(2),
           gamesPerSecond: +(GAMES / seconds).toFixed(1),
-          ratioVsPlainLoop: +(seconds / plain).toFixed(3),
-          overheadPercent: +((seconds / plain - 1) * 100).toFixed(1),
+          ...(plain !== null
+            ? { ratioVsPlainLoop: +(seconds / plain).toFixed(3), overheadPercent: +((seconds / plain - 1) * 100).toFixed(1) }
+            : {}),
         }),
       );
 
     // One slot: shards run one after another on one core, as the plain loop does: pure orchestration overhead.
     const oneSlotConfig = path.join(dir, 'config-1slot');
-    fs.cpSync(path.join(REPO_ROOT, 'config'), oneSlotConfig, { recursive: true });
-    const yamlPath = path.join(oneSlotConfig, 'pipeline.yaml');
-    fs.writeFileSync(yamlPath, fs.readFileSync(yamlPath, 'utf8').replace(/(cpu:\n\s+maxConcurrentActivities:) \d+/, '$1 1'));
+    fs.mkdirSync(oneSlotConfig);
+    fs.writeFileSync(
+      path.join(oneSlotConfig, 'pipeline.yaml'),
+      'workers:\n  queues:\n    cpu: { maxConcurrentActivities: 1, maxConcurrentWorkflowTasks: 20 }\n',
+    );
     const single = await startWorker(address, client, oneSlotConfig);
-    report('temporal-1-worker-1-slot', 1, await measure('w1s1'));
+    await runWorkflow(client, dir, 'warmup', 40); // bundling, thread start, JIT
+    const plainA = await plainLoop(path.join(dir, 'plain-a.db'));
+    report('plain-loop', null, plainA, null);
+    const tempA = await runWorkflow(client, dir, 'w1s1-a');
+    report('temporal-1-worker-1-slot', 1, tempA, plainA);
+    const tempB = await runWorkflow(client, dir, 'w1s1-b');
+    const plainB = await plainLoop(path.join(dir, 'plain-b.db'));
+    report('temporal-1-worker-1-slot', 1, tempB, plainB);
+    report('plain-loop', null, plainB, null);
+    const plain = (plainA + plainB) / 2;
+    const temporal = (tempA + tempB) / 2;
+    console.log(
+      JSON.stringify({
+        bench: 'selfplay',
+        summary: 'overhead on real work (means of the interleaved runs)',
+        plainSeconds: +plain.toFixed(2),
+        temporalSeconds: +temporal.toFixed(2),
+        overheadPercent: +((temporal / plain - 1) * 100).toFixed(1),
+        goalPercent: 5,
+      }),
+    );
     single.kill('SIGTERM');
     await new Promise((r) => single.once('exit', r));
 
-    workers.push(await startWorker(address, client));
-    report('temporal-1-worker', 2, await measure('w1'));
-    workers.push(await startWorker(address, client));
-    report('temporal-2-workers', 2, await measure('w2'));
+    if (process.env.BENCH_FULL === '1') {
+      workers.push(await startWorker(address, client));
+      report('temporal-1-worker', 2, await runWorkflow(client, dir, 'w1'), plain);
+      workers.push(await startWorker(address, client));
+      report('temporal-2-workers', 2, await runWorkflow(client, dir, 'w2'), plain);
+    }
     await connection.close();
-    if (process.env.BENCH_SKIP_HEURISTIC !== '1') heuristicPerBoard();
+    if (process.env.BENCH_FULL === '1') heuristicPerBoard();
   } finally {
     for (const w of workers) w.kill('SIGTERM');
     await sleep(500);
