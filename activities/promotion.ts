@@ -2,7 +2,7 @@
 // and idempotent, so a retry after a killed worker, or a compensation run twice, is safe. Every step
 // first repairs best.onnx from the pointer (publishBest), so pointer and file agree whatever came before.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { RegistryError, bestModel, closeRegistry, openRegistry, publishedBestPath, requireModel, type Registry } from '../store/registry';
 import { listEvents, markModel, publishBest, restoreBest, setBest } from '../store/registryBest';
 import { fileSha256Sync } from '../store/gameDb';
@@ -36,7 +36,10 @@ async function faultPause(step: string): Promise<void> {
   const ms = Number(process.env[`RINGRIFT_TEST_PAUSE_${step.toUpperCase()}_MS`] ?? 0);
   if (ms > 0) {
     log.info(`pausing in ${step}`, { ms });
-    await sleep(ms);
+    for (let left = ms; left > 0; left -= 1000) {
+      Context.current().heartbeat();
+      await sleep(Math.min(1000, left));
+    }
   }
 }
 

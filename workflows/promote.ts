@@ -63,7 +63,8 @@ export async function promote(input: PromoteInput): Promise<PromoteResult> {
   setHandler(progressQuery, () => progress);
   const step = (phase: string, done: number, detail?: string) => Object.assign(progress, { phase, done, ...(detail ? { detail } : {}) });
   const acts = proxyActivities<PromotionActivities>({
-    startToCloseTimeout: '2m',
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: '10s', // a killed worker's step is retried after this long
     retry: { maximumAttempts: 10, initialInterval: '1s', nonRetryableErrorTypes: ['RegistryError'] },
   });
   const alerts = proxyActivities<AlertActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 4, initialInterval: '1s' } });
