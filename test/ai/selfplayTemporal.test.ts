@@ -13,7 +13,7 @@ import { applyMoveInPlace, createInitialState, hashState, moveKey, parseMove } f
 import { gameSeed } from '../../ai/selfplay';
 import { closeGameDb, iterateGames, listGameIds, openGameDb, readGame } from '../../store/gameDb';
 import type { SelfplayInput, SelfplayResult } from '../../workflows/canonicalSelfplay';
-import type { PhaseProgress } from '../../workflows/progress';
+import { pendingWork } from '../../cli/runState';
 import { playShard, selfplayGameId } from '../../activities/selfplay';
 import { startTestServer, startTestWorker, testClient } from '../helpers/temporal';
 import { registerTiny, tinyModel } from './nnFixture';
@@ -29,8 +29,8 @@ test(
 
     const server = await startTestServer();
     t.after(() => server.stop());
-    // two games in lockstep per shard, so a shard reports progress several times
-    const env = { RINGRIFT_REGISTRY_DIR: registryDir, RINGRIFT_NN_GAMES: '2', RINGRIFT_NN_BATCH: '16' };
+    // one game at a time per shard, so a shard reports progress game by game
+    const env = { RINGRIFT_REGISTRY_DIR: registryDir, RINGRIFT_NN_GAMES: '1', RINGRIFT_NN_BATCH: '8' };
     const workerA = await startTestWorker(server.address, 'cpu', env);
     t.after(() => workerA.stop('SIGKILL'));
     const workerB = await startTestWorker(server.address, 'cpu', env);
@@ -41,12 +41,12 @@ test(
     const input: SelfplayInput = {
       boardType: 'square8',
       numPlayers: 2,
-      numGames: 20,
+      numGames: 24,
       seed: 3,
-      shardSize: 10,
+      shardSize: 12,
       outputDb: path.join(dir, 'games.db'),
       playerMix: [`mcts:${model.id}:sims=8`],
-      maxMoves: 80,
+      maxMoves: 100,
       heartbeatTimeoutSeconds: 4,
     };
     const workflowId = 'selfplay-nn-fault-test';
@@ -55,27 +55,37 @@ test(
     let victimPid: number | undefined;
     let victimShard = -1;
     let last = '';
+    const seen: string[] = [];
+    // progress travels in the shard activities' heartbeat details
     for (let i = 0; i < 1200 && victimPid === undefined; i++) {
       await sleep(100);
-      let p: PhaseProgress;
+      let pending;
       try {
-        p = await handle.query<PhaseProgress>('progress');
+        pending = await pendingWork(client, workflowId);
       } catch {
         continue;
       }
-      last = JSON.stringify(p.shards.map((s) => [s.status, s.done]));
-      const running = p.shards.find((s) => s.status === 'running' && s.done >= 2 && s.done <= s.target - 4);
-      if (!running) continue;
-      // kill a worker that holds a running shard (both shards may be on one worker: then both resume)
-      const desc = await handle.describe();
-      const act = (desc.raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'playSelfplayShard' && a.lastWorkerIdentity);
-      const m = act?.lastWorkerIdentity?.match(/^ringrift-cpu-(\d+)@/);
-      if (m) {
+      const now = JSON.stringify(pending.map((a) => [a.activityType, a.heartbeat?.done ?? null]));
+      if (now !== last) seen.push(now);
+      last = now;
+      const act = pending.find(
+        (a) =>
+          a.activityType === 'playSelfplayShard' &&
+          a.worker &&
+          typeof a.heartbeat?.shard === 'number' &&
+          (a.heartbeat.done ?? 0) >= 2 &&
+          (a.heartbeat.done ?? 0) <= input.shardSize - 3,
+      );
+      const m = act?.worker?.match(/^ringrift-cpu-(\d+)@/);
+      if (act && m) {
         victimPid = Number(m[1]);
-        victimShard = running.index;
+        victimShard = act.heartbeat!.shard!;
       }
     }
-    assert.ok(victimPid === workerA.pid || victimPid === workerB.pid, `victim ${victimPid} is one of our workers; last progress ${last}`);
+    assert.ok(
+      victimPid === workerA.pid || victimPid === workerB.pid,
+      `victim ${victimPid} is one of our workers; progress seen ${seen.join(' ')}`,
+    );
     const [victim, survivor] = victimPid === workerA.pid ? [workerA, workerB] : [workerB, workerA];
     const killed = await victim.stop('SIGKILL');
     assert.equal(killed.signal, 'SIGKILL');
@@ -83,10 +93,8 @@ test(
     const result = (await handle.result()) as SelfplayResult;
     assert.equal(result.games, input.numGames);
     assert.equal(result.outputDb.totalGames, input.numGames);
-    assert.ok(
-      result.shards.some((s) => s.resumedFrom >= 1),
-      `a shard resumed from its committed games (killed around shard ${victimShard}): ${JSON.stringify(result.shards)}`,
-    );
+    const resumed = result.shards.find((s) => s.index === victimShard)!;
+    assert.ok(resumed.resumedFrom >= 2, `shard ${victimShard} resumed from its committed games: ${JSON.stringify(result.shards)}`);
     assert.equal(survivor.child.exitCode, null, 'the survivor is still running');
 
     const db = openGameDb(input.outputDb, { boardType: 'square8', numPlayers: 2, readonly: true });
