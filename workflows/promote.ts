@@ -57,6 +57,13 @@ export interface PromoteResult {
 
 class Rejection extends Error {}
 
+/** The innermost failure message (an activity's or a child workflow's own words). */
+function causeOf(err: unknown): string {
+  let e = err as Error & { cause?: unknown };
+  while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown };
+  return e.message;
+}
+
 export async function promote(input: PromoteInput): Promise<PromoteResult> {
   const { workflowId } = workflowInfo();
   const progress: PhaseProgress = { phase: 'register', unit: 'steps', target: 5, done: 0, shards: [] };
@@ -96,16 +103,23 @@ export async function promote(input: PromoteInput): Promise<PromoteResult> {
   };
 
   if (input.mode === 'rollback') {
-    const t = await acts.rollbackTarget({ ...reg, configKey: input.configKey });
     const reason = `manual rollback: ${input.reason ?? 'no reason given'}`;
-    step('restore', 3);
-    await acts.restorePreviousBest({
-      ...reg,
-      configKey: input.configKey,
-      previousBestId: t.previousBestId,
-      expectedBestId: t.currentId,
-      reason,
-    });
+    let t: { currentId: string; previousBestId: string | null };
+    try {
+      t = await acts.rollbackTarget({ ...reg, configKey: input.configKey });
+      step('restore', 3);
+      await acts.restorePreviousBest({
+        ...reg,
+        configKey: input.configKey,
+        previousBestId: t.previousBestId,
+        expectedBestId: t.currentId,
+        reason,
+      });
+    } catch (err) {
+      alert('phase_failed', null, `rollback failed: ${causeOf(err)}`);
+      await Promise.all(pendingAlerts);
+      throw ApplicationFailure.nonRetryable(`rollback failed: ${causeOf(err)}`, 'PromotionFailed');
+    }
     await reload();
     alert('rolled_back', t.currentId, `${t.currentId} rolled back to ${t.previousBestId ?? 'no best'} (${reason})`);
     return finish({
@@ -186,7 +200,7 @@ export async function promote(input: PromoteInput): Promise<PromoteResult> {
     });
   } catch (err) {
     const rejected = err instanceof Rejection;
-    const reason = rejected ? err.message : `phase failed: ${(err as Error).message}`;
+    const reason = rejected ? err.message : `phase failed: ${causeOf(err)}`;
     step('compensate', progress.done, reason);
     const compensated: Compensation['kind'][] = [];
     for (const c of compensations) {

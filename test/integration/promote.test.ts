@@ -153,7 +153,8 @@ test('promotion saga: gates, kills in steps 3 and 5, automatic and manual rollba
   };
 
   // 1. Gates fail: 8 games cannot put the Wilson lower bound above 0.99 → rejected, best unchanged.
-  const w1 = await worker();
+  // This worker pauses inside step 3 (after the pointer and best.onnx moved); run 1 never gets there.
+  const paused = await worker({ RINGRIFT_TEST_PAUSE_PROMOTED_MS: '120000' });
   const r1 = (await client.workflow.execute('promote', {
     taskQueue: 'cpu',
     workflowId: 'promote-gates',
@@ -166,10 +167,8 @@ test('promotion saga: gates, kills in steps 3 and 5, automatic and manual rollba
   assert.equal(getModel(reg, m1!.id)!.status, 'rejected');
   assert.equal(getModel(reg, m1!.id)!.statusReason, r1.reason);
   assert.equal(consistent('after the rejection').bestId, m0!.id);
-  await w1.stop('SIGTERM');
 
   // 2. Kill inside step 3, after the pointer and best.onnx moved and before the step reported back.
-  const paused = await worker({ RINGRIFT_TEST_PAUSE_PROMOTED_MS: '120000' });
   const h2 = await client.workflow.start('promote', {
     taskQueue: 'cpu',
     workflowId: 'promote-kill-step3',
@@ -189,12 +188,12 @@ test('promotion saga: gates, kills in steps 3 and 5, automatic and manual rollba
   assert.equal(listEvents(reg, { modelId: m2!.id }).filter((e) => e.kind === 'promoted').length, 1, 'promoted once');
 
   // 3. Kill inside step 5 (a regression-check shard); the margin demands the new best be proven better
-  //    than any 40-game sample can show, so the check fails and the saga rolls back automatically.
+  //    than any 24-game sample can show, so the check fails and the saga rolls back automatically.
   await worker();
   const h3 = await client.workflow.start('promote', {
     taskQueue: 'cpu',
     workflowId: 'promote-kill-step5',
-    args: [{ ...base, candidate: m3!.id, skipGates: true, regressionGames: 40, regressionMarginElo: -1e9 }],
+    args: [{ ...base, candidate: m3!.id, skipGates: true, regressionGames: 24, regressionMarginElo: -1e9 }],
   });
   let victim: number | undefined;
   for (let i = 0; i < 900 && victim === undefined; i++) {
@@ -215,8 +214,8 @@ test('promotion saga: gates, kills in steps 3 and 5, automatic and manual rollba
   await killed.stop('SIGKILL');
   const r3 = (await withDiagnosis(h3.result(), 120_000, workers, client, 'promote-kill-step5')) as PromoteResult;
   assert.equal(r3.outcome, 'rolled_back');
-  assert.equal(r3.regression!.games, 40);
-  assert.match(r3.reason, /^regression: .* over 40 games/);
+  assert.equal(r3.regression!.games, 24);
+  assert.match(r3.reason, /^regression: .* over 24 games/);
   assert.deepEqual(r3.compensated, ['restoreBest', 'markRejected']);
   assert.equal(consistent('after the automatic rollback').bestId, m2!.id);
   assert.equal(getModel(reg, m3!.id)!.status, 'rejected');
@@ -263,15 +262,17 @@ test('promotion saga: gates, kills in steps 3 and 5, automatic and manual rollba
   );
 
   // Bad input: one line, exit 2, nothing started.
-  for (const args of [
+  const bad = [
     ['models', 'promote', 'square8_2p-000000000000'],
     ['models', 'promote', m1!.id],
     ['models', 'rollback', '--config-key', 'hex8_3p'],
-  ]) {
-    const r = await cli(...args);
-    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    ['pipeline', 'run', 'promote', '--candidate', m0!.id],
+  ];
+  for (const [i, r] of (await Promise.all(bad.map((args) => cli(...args)))).entries()) {
+    assert.equal(r.status, 2, `${bad[i]!.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+  assert.equal(consistent('after the refused commands').bestId, m0!.id);
 
   polling = false;
   await poller;
