@@ -42,6 +42,8 @@ export interface ShardInput {
   source?: string;
   /** Merged into every game's metadata. */
   metadata?: Record<string, unknown>;
+  /** Evaluation games (the gauntlet): neural players play without root noise or opening sampling. */
+  evaluation?: boolean;
   /** model registry of the neural players' models (default: the worker's config, registry.dir) */
   registryDir?: string;
   /** neural players' batching and search settings (defaults: ai/neural DEFAULT_NEURAL) */
@@ -228,7 +230,7 @@ export async function playShard(input: ShardInput, report: (m: ShardMessage) => 
     } else {
       let done = input.numGames - todo.length;
       const settings = { ...neuralSettingsFromEnv(), ...input.neural };
-      const players = await NeuralPlayers.create(models, input, settings, { selfplay: true });
+      const players = await NeuralPlayers.create(models, input, settings, { selfplay: !input.evaluation });
       await runLockstep(
         todo.length,
         players.settings.concurrentGames,

@@ -147,6 +147,7 @@ export async function gauntlet(input: GauntletInput): Promise<GauntletResult> {
       gamesPerSeed: n,
       gameIdPrefix: `${workflowId}-${opp.name}`,
       source: 'gauntlet',
+      evaluation: true,
       metadata: {
         gauntlet: workflowId,
         candidate: cand.name,

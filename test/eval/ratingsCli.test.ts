@@ -48,10 +48,10 @@ test('ratings show and plot: the ladder of the evaluation games, with CIs and wi
   closeRegistry(reg);
   const spec = models.map((m) => `policy:${m.id}`);
   let run = 0;
-  for (const s of spec) for (const base of ['random', 'heuristic']) await playEval(dir, `r${run++}`, s, base, 12, run);
-  await playEval(dir, `r${run++}`, spec[1]!, spec[0]!, 12, 99);
-  await playEval(dir, `r${run++}`, spec[2]!, spec[1]!, 12, 98);
-  await playEval(dir, `r${run++}`, 'heuristic', 'random', 12, 97);
+  for (const s of spec) for (const base of ['random', 'heuristic']) await playEval(dir, `r${run++}`, s, base, 8, run);
+  await playEval(dir, `r${run++}`, spec[1]!, spec[0]!, 8, 99);
+  await playEval(dir, `r${run++}`, spec[2]!, spec[1]!, 8, 98);
+  await playEval(dir, `r${run++}`, 'heuristic', 'random', 8, 97);
 
   const cfgDir = path.join(dir, 'config');
   fs.mkdirSync(cfgDir);
@@ -60,7 +60,7 @@ test('ratings show and plot: the ladder of the evaluation games, with CIs and wi
   const cli = (...args: string[]) => spawnSync(RINGRIFT_BIN, args, { env, encoding: 'utf8' });
 
   const games = readEvalGames(path.join(dir, 'eval'), 'square8_2p');
-  assert.equal(games.length, 12 * 9);
+  assert.equal(games.length, 8 * 9);
   const fit = fitBradleyTerry(pairwiseResults(games));
   const shown = cli('ratings', 'show', '--config-key', 'square8_2p', '--json');
   assert.equal(shown.status, 0, shown.stderr);
@@ -76,14 +76,14 @@ test('ratings show and plot: the ladder of the evaluation games, with CIs and wi
   const best = rows.find((r) => r.modelId === models[1]!.id)!;
   assert.equal(best.status, 'best');
   assert.equal(best.generation, 2);
-  assert.equal(best.vs.random!.games, 12);
-  assert.equal(best.vs.heuristic!.games, 12);
+  assert.equal(best.vs.random!.games, 8);
+  assert.equal(best.vs.heuristic!.games, 8);
   assert.ok(best.vs.random!.lo <= best.vs.random!.rate && best.vs.random!.rate <= best.vs.random!.hi);
   for (const r of rows) assert.ok(r.participant === 'random' || (r.se! > 0 && r.lo! < r.elo! && r.elo! < r.hi!), r.participant);
 
   const text = cli('ratings', 'show', '--config-key', 'square8_2p');
   assert.equal(text.status, 0);
-  assert.match(text.stdout, /108 evaluation games from 9 run\(s\); random = 0/);
+  assert.match(text.stdout, /72 evaluation games from 9 run\(s\); random = 0/);
   assert.match(text.stdout, new RegExp(`policy:${models[1]!.id} +best`));
 
   const out = path.join(dir, 'report.html');
