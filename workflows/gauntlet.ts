@@ -147,7 +147,9 @@ export async function gauntlet(input: GauntletInput): Promise<GauntletResult> {
       gamesPerSeed: n,
       gameIdPrefix: `${workflowId}-${opp.name}`,
       source: 'gauntlet',
-      evaluation: true,
+      // Neural players keep their seeded opening sampling: it is the gauntlet's opening book (a
+      // deterministic player would otherwise repeat one game per pair forever).
+      evaluation: false,
       metadata: {
         gauntlet: workflowId,
         candidate: cand.name,
