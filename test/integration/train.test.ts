@@ -111,6 +111,9 @@ test('train phase: SIGKILLed worker, resume from checkpoint, exactly one model; 
   const second = await startTestWorker(server.address, 'cpu', env);
   t.after(() => second.stop('SIGKILL'));
   const res = (await handle.result()) as TrainResult;
+  t.diagnostic(
+    `fault test: worker SIGKILLed at step ${killedAt}; attempt ${res.run.attempt} resumed from checkpoint step ${res.run.resumedFrom} and finished at step ${res.run.steps}; export max |diff| ${JSON.stringify(res.run.exportMaxAbsDiff)}`,
+  );
   assert.equal(res.run.steps, steps, 'the final step is the target');
   assert.equal(res.queue, 'cpu', 'no gpu worker polls: the cpu fallback ran it');
   assert.ok(res.run.attempt >= 2, `a retry finished the run (attempt ${res.run.attempt})`);
