@@ -66,7 +66,7 @@ function cli(address: string, args: string[]) {
   );
 }
 
-test(`a ${SHARDS}-shard self-play run and a 2,000-shard parity run stay bounded`, { timeout: 1_800_000 }, async (t) => {
+test(`a ${SHARDS}-shard self-play run and a 2,000-shard parity run stay bounded`, { timeout: 2_700_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrift-fanout-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   // more activity slots than the default 2: one-game shards are mostly round trips
