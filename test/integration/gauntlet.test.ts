@@ -8,13 +8,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { closeGameDb, iterateGames, openGameDb } from '../../store/gameDb';
 import { gameSeed } from '../../ai/selfplay';
 import { selfplayGameId } from '../../activities/selfplay';
 import { candidateSeat } from '../../activities/gauntlet';
 import type { GauntletInput, GauntletResult } from '../../workflows/gauntlet';
 import type { PhaseProgress } from '../../workflows/progress';
-import { startTestServer, startTestWorker, testClient } from '../helpers/temporal';
+import { RINGRIFT_BIN, startTestServer, startTestWorker, testClient } from '../helpers/temporal';
 
 export function gauntletTestInput(dir: string, over: Partial<GauntletInput> = {}): GauntletInput {
   return {
@@ -32,7 +34,7 @@ export function gauntletTestInput(dir: string, over: Partial<GauntletInput> = {}
     roundsPerShard: 25,
     maxMoves: 3000,
     evalDir: path.join(dir, 'eval'),
-    sprt: { elo0: 0, elo1: 10, alpha: 0.05, beta: 0.05, maxGames: 400 },
+    sprt: { elo0: 0, elo1: 25, alpha: 0.05, beta: 0.05, maxGames: 400 },
     floors: { random: 0.8 },
     parallelShards: 2,
     heartbeatTimeoutSeconds: 4,
@@ -142,6 +144,37 @@ test('gauntlet: SIGKILLed worker, exactly the planned games, pairs on one seed, 
   );
 
   assert.match(survivor.output(), /resumed gauntlet shard/, 'the survivor resumed the killed shard from its DB');
+
+  // The CLI: same workflow, the result summary after the progress bar.
+  const cfgDir = path.join(dir, 'config');
+  fs.mkdirSync(cfgDir);
+  fs.writeFileSync(path.join(cfgDir, 'pipeline.yaml'), `phases:\n  gauntlet:\n    evalDir: ${path.join(dir, 'eval')}\n`);
+  const cli = await promisify(execFile)(
+    RINGRIFT_BIN,
+    ['pipeline', 'run', 'gauntlet', '--candidate', 'heuristic', '--config-key', 'square8_2p', '--baselines', 'random', '--no-best'].concat([
+      '--games',
+      '10',
+      '--seed',
+      '3',
+      '--workflow-id',
+      'gauntlet-cli',
+      '--wait',
+    ]),
+    {
+      env: {
+        ...process.env,
+        RINGRIFT_TEMPORAL_ADDRESS: server.address,
+        RINGRIFT_CONFIG_DIR: cfgDir,
+        RINGRIFT_REGISTRY_DIR: path.join(dir, 'models'),
+      },
+    },
+  );
+  assert.match(cli.stdout, /^started gauntlet: workflow gauntlet-cli/);
+  assert.match(
+    cli.stdout,
+    /\n(passed|failed): heuristic, 10 games in .*\/square8_2p\/gauntlet-cli\.db\n {2}vs random +10 games +\+\d+ =\d+ -\d+ +score \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] floor 0\.9/,
+  );
+  assert.match(cli.stderr, /gauntlet|merge|done/, 'the progress bar');
 
   const progress = await handle.query<PhaseProgress>('progress');
   assert.equal(progress.phase, 'done');
