@@ -5,7 +5,9 @@
  * Zip writer: our own, small and streaming — node's zlib deflate-raw stream for
  * compression, zlib.crc32 (table fallback for older Node), zip64 records when an entry or
  * the archive passes 4 GiB (or when forced). Output goes to a temp file in the same
- * directory and is renamed (or hard-linked, when not overwriting) into place.
+ * directory and is renamed (or hard-linked, when not overwriting) into place. NpzStreamWriter
+ * writes arrays whose shape is known but whose data arrives in pieces, in bounded memory
+ * (writeNpz is built on it).
  *
  * Supported dtypes: <f4 <f8 |i1 <i2 <i4 <i8 |u1 |b1 and <U{n} (unicode, loaded by numpy
  * without pickle). Object arrays are not supported (they would need pickle).
