@@ -190,3 +190,20 @@ test('bad neural specs and missing models are one line each', async (t) => {
     (e: unknown) => e instanceof Error && e.name === 'ModelLoadError' && /board_type is square8, the game is hex8/.test(e.message),
   );
 });
+
+test('policy players play without search (no target stored) beside a heuristic seat', async (t) => {
+  const { input, model } = await setup(t);
+  const file = input().shardDb.replace('shard.db', 'policy.db');
+  const res = await playShard(input({ shardDb: file, numGames: 2, playerMix: ['policy:best', 'heuristic'], maxMoves: 60 }), () => {});
+  assert.equal(res.games, 2);
+  for (const g of games(file)) {
+    const policySeat = g.players.find((p) => p.spec === 'policy:best')!.seat;
+    assert.deepEqual(
+      g.players.map((p) => p.aiType),
+      policySeat === 1 ? ['policy', 'heuristic'] : ['heuristic', 'policy'],
+    );
+    assert.deepEqual((g.metadata as { seatModels: (string | null)[] }).seatModels, policySeat === 1 ? [model.id, null] : [null, model.id]);
+    assert.ok(g.steps.every((s) => s.moveProbs === undefined));
+    assert.equal(replayGame(g).result.status, 'passed');
+  }
+});
