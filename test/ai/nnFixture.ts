@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BoardType } from '../../engine';
 import { closeRegistry, openRegistry, registerModel, type ModelRecord } from '../../store/registry';
 import { setBest } from '../../store/registryBest';
@@ -33,7 +34,31 @@ function sourcesKey(): string {
 export async function tinyModel(board: BoardType): Promise<string> {
   const dir = path.join(os.tmpdir(), `rr-test-nn-${board}-${sourcesKey()}`);
   const onnx = path.join(dir, 'model.onnx');
-  if (fs.existsSync(onnx)) return onnx;
+  // one trainer per board at a time across the test processes: a lock folder (mkdir is atomic)
+  const lock = `${dir}.lock`;
+  for (;;) {
+    if (fs.existsSync(onnx)) return onnx;
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 10 * 60_000) fs.rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // the holder just removed it
+      }
+      await sleep(500);
+    }
+  }
+  try {
+    if (!fs.existsSync(onnx)) await train(board, dir, onnx);
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+  return onnx;
+}
+
+async function train(board: BoardType, dir: string, onnx: string): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `rr-test-nn-${board}-work-`));
   try {
     const data = await makeTrainingNpz({ board, players: 2, games: 6, seed: 3, dir: work, maxMoves: 400 });
@@ -71,7 +96,6 @@ export async function tinyModel(board: BoardType): Promise<string> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  return onnx;
 }
 
 /** A fresh registry in `dir` holding `onnx` as the best model of `<board>_2p`. */
