@@ -11,8 +11,8 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { REPO_ROOT } from '../config/load';
-import { freePort, spawnDevServer, waitForTemporal } from '../cli/devServer';
+import { REPO_ROOT, loadConfig } from '../config/load';
+import { ensureSearchAttributes, freePort, spawnDevServer, waitForTemporal } from '../cli/devServer';
 import { describePollers } from '../activities/health';
 import { playShard } from '../activities/selfplay';
 import { gameSeed, playGame } from '../ai/selfplay';
@@ -135,6 +135,8 @@ async function main(): Promise<void> {
   try {
     await waitForTemporal(address, 'default', 60_000);
     const connection = await Connection.connect({ address });
+    // as `ringrift dev up` does: workflows tag their runs with these
+    await ensureSearchAttributes(connection, 'default', loadConfig().pipeline.searchAttributes);
     const client = new Client({ connection });
 
     // Warm-up (module load, JIT) so the plain loop is not penalised for going first.

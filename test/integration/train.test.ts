@@ -16,6 +16,7 @@ import { modelLineage } from '../../store/registryLineage';
 import { trainRunDir } from '../../activities/train';
 import type { TrainInput, TrainResult } from '../../workflows/train';
 import type { PhaseProgress } from '../../workflows/progress';
+import { readRun } from '../../cli/runState';
 import { RINGRIFT_BIN, startTestServer, startTestWorker, testClient } from '../helpers/temporal';
 import { makeTrainingNpz } from '../helpers/trainingData';
 import { tmpDir } from '../parity/helpers';
@@ -66,8 +67,11 @@ function trainInput(npz: string, registryDir: string, steps: number): TrainInput
   };
 }
 
+/** Live progress as `pipeline status` shows it: the query plus the trainer's heartbeat (step, losses). */
 async function progress(client: Client, id: string): Promise<PhaseProgress> {
-  return client.workflow.getHandle(id).query<PhaseProgress>('progress');
+  const { progress: p } = await readRun(client, id);
+  if (!p) throw new Error('no progress yet');
+  return p;
 }
 
 test('train phase: SIGKILLed worker, resume from checkpoint, exactly one model; CLI and bad inputs', { timeout: 600_000 }, async (t) => {
