@@ -6,7 +6,8 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { applyMoveTrusted, createInitialState, fingerprint, hashState, type BoardType, type GameState } from '../engine';
 import { configKey, gameSeed, playGame, seatSpecs, type PlayedGame } from '../ai/selfplay';
-import type { ModelRef } from '../ai/evaluator';
+import { ModelLoadError, metadataProblems, type ModelRef } from '../ai/evaluator';
+import { readOnnxMetadata } from '../ai/onnxMeta';
 import {
   NeuralPlayers,
   modelRefsOf,
@@ -291,6 +292,18 @@ export function resolveShardModels(
       out[ref] = { id: m.id, path: m.path, sha256: m.sha256 };
     } catch (err) {
       throw new ModelNotFoundError(`player mix ${input.playerMix.join(',')}: ${(err as Error).message}`);
+    }
+    // the file's own metadata must fit the game too (the registry's config key is not enough)
+    let problems: string[];
+    try {
+      problems = metadataProblems(readOnnxMetadata(out[ref].path), input.boardType, input.numPlayers);
+    } catch (err) {
+      problems = [`not a readable ONNX file (${(err as Error).message})`];
+    }
+    if (problems.length > 0) {
+      throw new ModelLoadError(
+        `player mix ${input.playerMix.join(',')}: model ${out[ref].id} does not fit ${configKey(input)}: ${problems.join('; ')}`,
+      );
     }
   }
   return out;

@@ -174,6 +174,17 @@ test('bad neural specs and missing models are one line each', async (t) => {
     () => resolveShardModels(input({ playerMix: ['mcts:best'], registryDir: path.join(dir, 'nowhere') })),
     /no model registry at/,
   );
+  // a registry entry whose file is another board's network: refused with one line before any game
+  const wrongReg = path.join(dir, 'wrongreg');
+  registerTiny(wrongReg, 'square8', await tinyModel('hex8'));
+  assert.throws(
+    () => resolveShardModels(input({ playerMix: ['mcts:best'], registryDir: wrongReg })),
+    (e: unknown) =>
+      e instanceof Error &&
+      e.name === 'ModelLoadError' &&
+      /board_type is hex8, the game is square8/.test(e.message) &&
+      !e.message.includes('\n'),
+  );
   // a square8 model in a hex8 shard: refused when the thread loads it, before any game
   const onnx = await tinyModel('square8');
   const hexReg = path.join(dir, 'hexreg');
