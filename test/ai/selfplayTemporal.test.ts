@@ -29,7 +29,7 @@ test(
 
     const server = await startTestServer();
     t.after(() => server.stop());
-    // one game at a time per shard, so a shard reports progress game by game
+    // one game at a time per shard, long enough that the (throttled) heartbeats show a shard mid-way
     const env = { RINGRIFT_REGISTRY_DIR: registryDir, RINGRIFT_NN_GAMES: '1', RINGRIFT_NN_BATCH: '8' };
     const workerA = await startTestWorker(server.address, 'cpu', env);
     t.after(() => workerA.stop('SIGKILL'));
@@ -41,12 +41,12 @@ test(
     const input: SelfplayInput = {
       boardType: 'square8',
       numPlayers: 2,
-      numGames: 24,
+      numGames: 32,
       seed: 3,
-      shardSize: 12,
+      shardSize: 16,
       outputDb: path.join(dir, 'games.db'),
-      playerMix: [`mcts:${model.id}:sims=8`],
-      maxMoves: 100,
+      playerMix: [`mcts:${model.id}:sims=16`],
+      maxMoves: 150,
       heartbeatTimeoutSeconds: 4,
     };
     const workflowId = 'selfplay-nn-fault-test';
