@@ -22,7 +22,7 @@ import { adaptiveShardSize } from '../workflows/shardSize';
 const BOARD = 'square8' as const;
 const PLAYERS = 2;
 const MIX = (process.env.BENCH_MIX ?? 'heuristic').split(',');
-const GAMES = Number(process.env.BENCH_GAMES ?? 2500);
+const GAMES = Number(process.env.BENCH_GAMES ?? 4000);
 const SHARD = process.env.BENCH_SHARD
   ? Number(process.env.BENCH_SHARD)
   : adaptiveShardSize({ boardType: BOARD, numPlayers: PLAYERS, playerMix: MIX, numGames: GAMES });
