@@ -33,11 +33,9 @@ const queue = z
   .string({ error: required('a task-queue name') })
   .regex(/^[a-z][a-z0-9_-]*$/, { error: 'must be a task-queue name like "cpu" or "gpu"' });
 const seconds = z.number({ error: required('a number of seconds') }).positive({ error: 'must be positive' });
-const configKey = z
-  .string({ error: required('a config key') })
-  .regex(new RegExp(`^(${BOARDS.join('|')})_[2-4]p$`), {
-    error: (iss) => `${JSON.stringify(iss.input)} is not a config key: use <board>_<n>p, e.g. square8_2p`,
-  });
+const configKey = z.string({ error: required('a config key') }).regex(new RegExp(`^(${BOARDS.join('|')})_[2-4]p$`), {
+  error: (iss) => `${JSON.stringify(iss.input)} is not a config key: use <board>_<n>p, e.g. square8_2p`,
+});
 
 export const selfplayInputSchema = z.strictObject({
   boardType: board.describe('board: square8, square19, hex8 or hexagonal'),
