@@ -10,6 +10,7 @@ import { parseWorkflowInput } from '../workflows/inputSchemas';
 import { completeSelfplay, completeTrain } from '../activities/phaseInput';
 import { workflowJsonSchema } from '../cli/commands/schema';
 import { PLAYER_KINDS } from '../ai/players';
+import { adaptiveShardSize } from '../workflows/shardSize';
 
 test('bad inputs get one line per field, in the CLI wording', () => {
   const r = parseWorkflowInput('canonicalSelfplay', { boardType: 'square9', numPlayers: 7, numGames: -3, extra: 1 });
@@ -39,7 +40,9 @@ test("omitted fields take the worker config's defaults; relative paths resolve u
   assert.deepEqual(problems, []);
   assert.equal(input.outputDb, path.join(REPO_ROOT, 'data/games/x.db'));
   assert.equal(input.seed, 1);
-  assert.deepEqual([input.shardSize, input.maxMoves, input.playerMix], [d.shardSize, d.maxMoves, d.playerMix]);
+  assert.deepEqual([input.maxMoves, input.playerMix], [d.maxMoves, d.playerMix]);
+  const adaptive = adaptiveShardSize({ boardType: 'hex8', numPlayers: 3, numGames: 5, playerMix: d.playerMix });
+  assert.equal(input.shardSize, d.shardSize ?? adaptive, 'the configured shard size, or the adaptive one when it is null');
   const mix = parseWorkflowInput('canonicalSelfplay', {
     boardType: 'hex8',
     numPlayers: 3,

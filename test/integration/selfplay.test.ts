@@ -31,9 +31,10 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
   const input: SelfplayInput = {
     boardType: 'square8',
     numPlayers: 2,
-    numGames: 240,
+    // shards long enough that a heartbeat (throttled to 80% of the 4 s timeout) shows one mid-way
+    numGames: 1000,
     seed: 11,
-    shardSize: 120,
+    shardSize: 500,
     outputDb: path.join(dir, 'games.db'),
     playerMix: ['heuristic'],
     maxMoves: 3000,
@@ -97,7 +98,7 @@ test('self-play survives a SIGKILLed worker and yields exactly N replayable game
       applyMoveInPlace(state, parseMove(m));
       assert.equal(g.steps[k]!.hashAfter, hashState(state), `${g.gameId} move ${k} after`);
     });
-    if (index % 60 === 0) {
+    if (index % 100 === 0) {
       const local = playGame({
         boardType: 'square8',
         numPlayers: 2,
