@@ -1,22 +1,11 @@
 // Neural players (`policy:`, `mcts:`, `gumbel:`) and the asynchronous game loop that plays several
 // games in lockstep on one thread, so that their network requests share batches.
-import {
-  applyMoveTrusted,
-  createInitialState,
-  fingerprint,
-  hashFingerprint,
-  legalMoves,
-  moveKey,
-  mulberry32,
-  type BoardType,
-  type GameState,
-  type Move,
-} from '../engine';
+import { createInitialState, legalMoves, moveKey, mulberry32, type BoardType, type GameState, type Move } from '../engine';
 import { BatchEvaluator, loadModel, type Evaluation, type ModelRef } from './evaluator';
 import { DEFAULT_GUMBEL, gumbelSearch } from './gumbel';
 import { DEFAULT_MCTS, mctsSearch, pickByVisits, type SearchResult } from './mcts';
 import { createPlayer, formatPlayerSpec, isNeuralSpec, parsePlayerSpec, type NeuralKind } from './players';
-import type { PlayOptions, PlayedGame, PlayedStep } from './selfplay';
+import { gameRecorder, type PlayOptions, type PlayedGame } from './selfplay';
 
 export interface NeuralSettings {
   /** positions per onnxruntime run (default 32) */
@@ -209,46 +198,14 @@ export interface AsyncPlayedGame extends PlayedGame {
 export async function playGameAsync(opts: Omit<PlayOptions, 'seats'> & { players: GamePlayer[] }): Promise<AsyncPlayedGame> {
   const state = createInitialState({ boardType: opts.boardType, numPlayers: opts.numPlayers, seed: opts.seed });
   const rng = mulberry32(opts.seed);
-  const moves: Move[] = [];
-  const steps: PlayedStep[] = [];
+  const game = gameRecorder(state, opts);
   const probs: (MoveProbs | undefined)[] = [];
-  let hash = hashFingerprint(fingerprint(state));
-  const initial = { fingerprint: fingerprint(state), hash };
-  const every = opts.everyMoves ?? 200;
-  while (state.status === 'active' && moves.length < opts.maxMoves) {
-    const legal = legalMoves(state);
-    const mover = state.currentPlayer;
-    const phaseBefore = state.phase;
-    const choice = await opts.players[mover - 1]!.choose(state, legal, rng, moves.length);
-    applyMoveTrusted(state, choice.move);
-    const after = hashFingerprint(fingerprint(state));
-    moves.push(choice.move);
+  while (state.status === 'active' && game.moves.length < opts.maxMoves) {
+    const choice = await opts.players[state.currentPlayer - 1]!.choose(state, legalMoves(state), rng, game.moves.length);
     probs.push(choice.probs);
-    steps.push({
-      hashBefore: hash,
-      hashAfter: after,
-      phaseBefore,
-      phaseAfter: state.phase,
-      playerBefore: mover,
-      playerAfter: state.currentPlayer,
-      statusAfter: state.status,
-    });
-    hash = after;
-    if (opts.onProgress && moves.length % every === 0) opts.onProgress(moves.length);
+    game.play(choice.move);
   }
-  const truncated = state.status === 'active';
-  return {
-    seed: opts.seed,
-    seats: opts.players.map((p) => p.spec),
-    initial,
-    moves,
-    steps,
-    winner: truncated ? null : state.winner,
-    terminationReason: truncated ? 'max_moves' : (state.victoryReason ?? 'unknown'),
-    truncated,
-    probs,
-    seatModels: opts.players.map((p) => p.modelId),
-  };
+  return { ...game.result(opts.players.map((p) => p.spec)), probs, seatModels: opts.players.map((p) => p.modelId) };
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   legalMoves,
   mulberry32,
   type BoardType,
+  type GameState,
   type Move,
 } from '../engine';
 import { createPlayer, parsePlayerSpec, type Player } from './players';
@@ -71,45 +72,61 @@ export interface PlayOptions extends GameConfig {
   everyMoves?: number;
 }
 
-/** Plays one game. Players and the engine share one mulberry32(seed) stream, one draw per move. */
-export function playGame(opts: PlayOptions): PlayedGame {
-  const players: Player[] = opts.seats.map((s) => createPlayer(parsePlayerSpec(s)));
-  const state = createInitialState({ boardType: opts.boardType, numPlayers: opts.numPlayers, seed: opts.seed });
-  const rng = mulberry32(opts.seed);
+/**
+ * Records a game as it is played on `state`: each move is applied and its step (hashes, phases,
+ * players) kept; `result` gives the storable record. Shared by the synchronous and the neural players' loops.
+ */
+export function gameRecorder(state: GameState, opts: Pick<PlayOptions, 'seed' | 'onProgress' | 'everyMoves'>) {
   const moves: Move[] = [];
   const steps: PlayedStep[] = [];
   let hash = hashFingerprint(fingerprint(state));
   const initial = { fingerprint: fingerprint(state), hash };
   const every = opts.everyMoves ?? 200;
-  while (state.status === 'active' && moves.length < opts.maxMoves) {
-    const legal = legalMoves(state);
-    const mover = state.currentPlayer;
-    const phaseBefore = state.phase;
-    const move = players[mover - 1]!.chooseMove(state, legal, rng);
-    applyMoveTrusted(state, move);
-    const after = hashFingerprint(fingerprint(state));
-    moves.push(move);
-    steps.push({
-      hashBefore: hash,
-      hashAfter: after,
-      phaseBefore,
-      phaseAfter: state.phase,
-      playerBefore: mover,
-      playerAfter: state.currentPlayer,
-      statusAfter: state.status,
-    });
-    hash = after;
-    if (opts.onProgress && moves.length % every === 0) opts.onProgress(moves.length);
-  }
-  const truncated = state.status === 'active';
   return {
-    seed: opts.seed,
-    seats: opts.seats,
-    initial,
     moves,
-    steps,
-    winner: truncated ? null : state.winner,
-    terminationReason: truncated ? 'max_moves' : (state.victoryReason ?? 'unknown'),
-    truncated,
+    /** Applies `move` for the player to move and records its step. */
+    play(move: Move): void {
+      const mover = state.currentPlayer;
+      const phaseBefore = state.phase;
+      applyMoveTrusted(state, move);
+      const after = hashFingerprint(fingerprint(state));
+      moves.push(move);
+      steps.push({
+        hashBefore: hash,
+        hashAfter: after,
+        phaseBefore,
+        phaseAfter: state.phase,
+        playerBefore: mover,
+        playerAfter: state.currentPlayer,
+        statusAfter: state.status,
+      });
+      hash = after;
+      if (opts.onProgress && moves.length % every === 0) opts.onProgress(moves.length);
+    },
+    result(seats: string[]): PlayedGame {
+      const truncated = state.status === 'active';
+      return {
+        seed: opts.seed,
+        seats,
+        initial,
+        moves,
+        steps,
+        winner: truncated ? null : state.winner,
+        terminationReason: truncated ? 'max_moves' : (state.victoryReason ?? 'unknown'),
+        truncated,
+      };
+    },
   };
+}
+
+/** Plays one game. Players and the engine share one mulberry32(seed) stream, one draw per move. */
+export function playGame(opts: PlayOptions): PlayedGame {
+  const players: Player[] = opts.seats.map((s) => createPlayer(parsePlayerSpec(s)));
+  const state = createInitialState({ boardType: opts.boardType, numPlayers: opts.numPlayers, seed: opts.seed });
+  const rng = mulberry32(opts.seed);
+  const game = gameRecorder(state, opts);
+  while (state.status === 'active' && game.moves.length < opts.maxMoves) {
+    game.play(players[state.currentPlayer - 1]!.chooseMove(state, legalMoves(state), rng));
+  }
+  return game.result(opts.seats);
 }
