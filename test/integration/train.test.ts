@@ -89,7 +89,8 @@ test('train phase: SIGKILLed worker, resume from checkpoint, exactly one model; 
   t.after(() => first.stop('SIGKILL'));
 
   // ── fault test ──
-  const steps = 200;
+  // long enough that a heartbeat (throttled to 80% of the 5 s timeout) shows the run past a checkpoint
+  const steps = 1000;
   const wfId = 'it-train-kill';
   const runDir = trainRunDir(registryDir, wfId);
   const handle = await client.workflow.start('train', {
