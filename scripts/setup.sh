@@ -58,5 +58,31 @@ else
   echo "prometheus not installed (needs root and apt-get): the metrics test will be skipped"
 fi
 
+step "OpenSSH server (used by the cluster tests only; each test starts its own sshd on a loopback port)"
+if [ -x /usr/sbin/sshd ]; then
+  echo "sshd present (/usr/sbin/sshd)"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # as for prometheus: keep the package's service from starting (tests run `sshd -D -f <their config>`)
+  policy=/usr/sbin/policy-rc.d made_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1; fi
+  if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends openssh-server openssh-client) >/tmp/ringrift-sshd-install.log 2>&1; then
+    installed=1
+  else
+    installed=0
+  fi
+  if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi
+  if [ "$installed" = 1 ]; then
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      systemctl disable --now ssh >/dev/null 2>&1 || true
+    fi
+    echo "openssh-server installed (Debian package; its service not started)"
+  else
+    echo "could not install openssh-server (see /tmp/ringrift-sshd-install.log): the cluster tests will be skipped"
+  fi
+else
+  echo "openssh-server not installed (needs root and apt-get): the cluster tests will be skipped"
+fi
+
 echo
 echo "setup done in $(( $(date +%s) - start ))s"
