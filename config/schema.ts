@@ -177,23 +177,62 @@ export const pipelineSchema = z.strictObject({
   }),
 });
 
+/** Refuses a password (or key passphrase) written into hosts.yaml; keys or an agent only. */
+const noPassword = z
+  .undefined({ error: 'passwords are not accepted in hosts.yaml: use ssh.identityFile (a key file) or an SSH agent (SSH_AUTH_SOCK)' })
+  .optional();
+/** A path on a remote host: absolute, or under its home as "~/..." */
+const remotePath = z.string().regex(/^(\/|~\/)/, 'must be absolute on that host ("/..." or "~/...")');
+
+export const hostSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'host names use letters, digits, "_", "." and "-"'),
+    address: z.string().min(1),
+    queues: z.array(queueName).min(1),
+    /** worker processes per queue that `cluster up` starts there */
+    workers: positiveInt.default(1),
+    /** the checkout of this repository on that host (`cluster up` runs its bin/ringrift, `cluster update` moves it) */
+    repoPath: remotePath.optional(),
+    /** that host's data folder (artifacts, pid files and logs of `cluster up`); default <repoPath>/data */
+    dataDir: remotePath.optional(),
+    /** the data folder is shared storage (the same files as on other hosts marked shared) */
+    shared: z.boolean().default(false),
+    /** extra environment for the workers there (e.g. CUDA_VISIBLE_DEVICES, RINGRIFT_METRICS_PORT) */
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are identifiers'), z.string()).default({}),
+    /** where workers there reach Temporal (host:port); default temporal.address of pipeline.yaml */
+    temporalAddress: z
+      .string()
+      .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 10.0.0.1:7233')
+      .optional(),
+    /** how `ringrift cluster` reaches it; a host without `ssh` is this machine (`ringrift dev up`) */
+    ssh: z
+      .strictObject({
+        user: z.string().min(1),
+        port: port.default(22),
+        /** private key file (unencrypted, or loaded in the agent instead); without it the agent is used */
+        identityFile: z.string().min(1).optional(),
+        password: noPassword,
+        passphrase: noPassword,
+      })
+      .optional(),
+    gpus: z.number().int().min(0).optional(),
+    password: noPassword,
+  })
+  .superRefine((h, ctx) => {
+    if (h.ssh && !h.repoPath) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repoPath'],
+        message: 'required for a host reached over SSH: the checkout there, e.g. ~/ringrift-pipeline',
+      });
+    }
+  });
+
 export const hostsSchema = z.strictObject({
+  /** pinned SSH host keys (OpenSSH known_hosts format); relative to the config folder; "~/" is the home folder */
+  knownHostsFile: z.string().min(1).default('~/.ringrift/known_hosts'),
   hosts: z
-    .array(
-      z.strictObject({
-        name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'host names use letters, digits, "_", "." and "-"'),
-        address: z.string().min(1),
-        queues: z.array(queueName).min(1),
-        ssh: z
-          .strictObject({
-            user: z.string().min(1),
-            port: port.default(22),
-            keyPath: z.string().min(1).optional(),
-          })
-          .optional(),
-        gpus: z.number().int().min(0).optional(),
-      }),
-    )
+    .array(hostSchema)
     .min(1)
     .superRefine((hosts, ctx) => {
       const seen = new Set<string>();
@@ -206,6 +245,7 @@ export const hostsSchema = z.strictObject({
 
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type HostsConfig = z.infer<typeof hostsSchema>;
+export type HostEntry = z.infer<typeof hostSchema>;
 export type TemporalSettings = PipelineConfig['temporal'];
 export type QueueSettings = z.infer<typeof queueSettings>;
 export type MetricsSettings = PipelineConfig['metrics'];

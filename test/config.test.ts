@@ -164,6 +164,19 @@ const badCases: { name: string; dir: () => string; env?: Record<string, string>;
     expect: ['hosts.yaml: hosts.0.queues.0: must be a task-queue name like "cpu" or "gpu"'],
   },
   {
+    name: 'a password in hosts.yaml (keys or an agent only)',
+    dir: () =>
+      configDir(pipelineText, 'hosts:\n  - {name: a, address: h1, queues: [cpu], repoPath: /r, ssh: {user: u, password: hunter2}}\n'),
+    expect: [
+      'hosts.yaml: hosts.0.ssh.password: passwords are not accepted in hosts.yaml: use ssh.identityFile (a key file) or an SSH agent (SSH_AUTH_SOCK)',
+    ],
+  },
+  {
+    name: 'an SSH host without its checkout path',
+    dir: () => configDir(pipelineText, 'hosts:\n  - {name: a, address: h1, queues: [cpu], ssh: {user: u}}\n'),
+    expect: ['hosts.yaml: hosts.0.repoPath: required for a host reached over SSH: the checkout there, e.g. ~/ringrift-pipeline'],
+  },
+  {
     name: 'two problems, one line each',
     dir: () =>
       withPipeline((d) => {
