@@ -35,6 +35,22 @@ const queueSettings = z.strictObject({
 
 const phaseBase = { queue: queueName.optional() };
 
+/** phases.iteration when a config leaves it out (the same values as config/pipeline.yaml) */
+const ITERATION_DEFAULTS = {
+  games: 600,
+  firstPlayer: 'heuristic',
+  bestPlayer: 'mcts:{model}:sims=32',
+  trainSteps: 300,
+  dataDir: 'data',
+  gauntlet: {
+    gamesPerBaseline: 20,
+    candidatePlayer: 'mcts:{model}:sims=64',
+    floors: { random: 0.7 },
+    sprt: { elo0: 0, elo1: 50, alpha: 0.05, beta: 0.05, maxGames: 200 },
+  },
+  regressionGames: 0,
+};
+
 /** Per-worker Prometheus endpoint (/metrics, /health): workers/metricsServer.ts. */
 const metricsSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -174,6 +190,37 @@ export const pipelineSchema = z.strictObject({
         .strictObject({ webhookUrl: z.string().url().nullable().default(null), secret: z.string().min(1).nullable().default(null) })
         .default({ webhookUrl: null, secret: null }),
     }),
+    /** one training iteration (`pipeline run iteration`, the improvement loop): the defaults of each phase it runs */
+    iteration: z
+      .strictObject({
+        /** self-play games per iteration */
+        games: positiveInt,
+        /** the self-play player while the config key has no best model */
+        firstPlayer: z.string().min(1),
+        /** the spec best plays self-play as; `{model}` is replaced by its id */
+        bestPlayer: z.string().includes('{model}'),
+        trainSteps: positiveInt,
+        /** games under <dataDir>/games/<configKey>/, NPZ under <dataDir>/npz/<configKey>/ */
+        dataDir: z.string().min(1),
+        /** the promotion's gauntlet: these settings replace phases.gauntlet's */
+        gauntlet: z.strictObject({
+          gamesPerBaseline: positiveInt,
+          candidatePlayer: z.string().includes('{model}'),
+          floors: z.record(z.string(), z.number().min(0).max(1)),
+          sprt: z
+            .strictObject({
+              elo0: z.number(),
+              elo1: z.number(),
+              alpha: z.number().gt(0).lt(0.5),
+              beta: z.number().gt(0).lt(0.5),
+              maxGames: positiveInt,
+            })
+            .refine((s) => s.elo1 > s.elo0, { path: ['elo1'], message: 'must be above elo0' }),
+        }),
+        /** games of a new best against the previous one after promoting (0: none) */
+        regressionGames: z.number().int().min(0),
+      })
+      .default(ITERATION_DEFAULTS),
   }),
 });
 
