@@ -222,6 +222,34 @@ export const pipelineSchema = z.strictObject({
       })
       .default(ITERATION_DEFAULTS),
   }),
+  /** the improvement loop (workflows/improvementLoop.ts, README "The improvement loop") */
+  loop: z
+    .strictObject({
+      curriculum: z
+        .strictObject({
+          /** base weight per config key (keys not listed: 1) */
+          weights: z.record(z.string(), z.number().min(0)).default({}),
+          /** 0: fixed weights; above 0: keys whose Elo rose least get up to (1 + adapt) × their weight */
+          adapt: z.number().min(0).default(1),
+        })
+        .default({ weights: {}, adapt: 1 }),
+      /** self-play games per step */
+      gamesPerBatch: positiveInt.default(200),
+      /** a key trains once this many positions arrived since its last training */
+      minNewPositions: z.number().int().min(0).default(20000),
+      /** the loop pauses itself (the error in `loop status`) after this many failed steps in a row */
+      maxConsecutiveFailures: positiveInt.default(3),
+    })
+    .default({ curriculum: { weights: {}, adapt: 1 }, gamesPerBatch: 200, minNewPositions: 20000, maxConsecutiveFailures: 3 }),
+  /** the nightly promotion Schedule (`ringrift schedule nightly`) */
+  nightly: z
+    .strictObject({
+      /** candidates judged per night at most (the newest) */
+      maxCandidates: positiveInt.default(3),
+      /** a run missed while the server was down still starts if it is at most this late */
+      catchupWindowMinutes: positiveInt.default(120),
+    })
+    .default({ maxCandidates: 3, catchupWindowMinutes: 120 }),
 });
 
 /** Refuses a password (or key passphrase) written into hosts.yaml; keys or an agent only. */
