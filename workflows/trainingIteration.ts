@@ -42,6 +42,8 @@ export interface TrainingIterationInput {
   trainSteps?: number;
   /** promote without gauntlet gates (tests only) */
   skipGates?: boolean;
+  /** self-play, parity and export only (the loop's collect steps): outcome `collected` */
+  collectOnly?: boolean;
   dataDir?: string;
   registryDir?: string;
 }
@@ -63,6 +65,7 @@ export interface TrainingIterationPlan {
   bestId: string | null;
   trainSteps: number;
   skipGates: boolean;
+  collectOnly: boolean;
   /** absolute; games under <dataDir>/games/<configKey>/, NPZ under <dataDir>/npz/<configKey>/ */
   dataDir: string;
   registryDir: string;
@@ -80,7 +83,8 @@ export interface EloInterval {
 export interface TrainingIterationResult {
   configKey: string;
   iteration: number;
-  outcome: 'promoted' | 'rejected';
+  /** collected: a collectOnly run (no candidate) */
+  outcome: 'promoted' | 'rejected' | 'collected';
   /** the registered model id */
   candidateId: string | null;
   /** best after the iteration */
@@ -202,6 +206,17 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
     outputName: paths.npzName,
     splitSeed: plan.seed,
   });
+  const artifacts = {
+    gamesDb: { path: selfplay.outputDb.path, sha256: selfplay.outputDb.sha256 },
+    npz: { path: npz.output.path, sha256: npz.output.sha256 },
+  };
+  const base = { configKey: plan.configKey, iteration: plan.iteration, games: selfplay.games, positions: npz.positions, artifacts };
+  if (plan.collectOnly) {
+    Object.assign(progress, { phase: 'done', target: progress.done, detail: `collected ${selfplay.games} games` });
+    await condition(() => true);
+    const none = { candidateId: null, trainLoss: null, valLoss: null, eloVsBaselines: {}, reasons: [] };
+    return { ...base, ...none, outcome: 'collected', bestId: plan.bestId, phases: progress.phases };
+  }
   const trained = await phase<Awaited<ReturnType<typeof train>>>('train', 'train', {
     configKey: plan.configKey,
     npz: [paths.npzDir],
@@ -235,21 +250,14 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
   Object.assign(progress, { phase: 'done', detail: `${outcome}: ${candidateId}` });
   await condition(() => true); // let a last query see the final state
   return {
-    configKey: plan.configKey,
-    iteration: plan.iteration,
+    ...base,
     outcome,
     candidateId,
     bestId: outcome === 'promoted' ? candidateId : (promoted.previousBestId ?? plan.bestId),
-    games: selfplay.games,
-    positions: npz.positions,
     trainLoss: metric('train_loss'),
     valLoss: metric('val_loss'),
     eloVsBaselines: eloFromGauntlet(promoted.gauntlet),
     reasons: outcome === 'promoted' ? [] : promoted.gauntlet?.reasons.length ? promoted.gauntlet.reasons : [promoted.reason],
-    artifacts: {
-      gamesDb: { path: selfplay.outputDb.path, sha256: selfplay.outputDb.sha256 },
-      npz: { path: npz.output.path, sha256: npz.output.sha256 },
-    },
     phases: progress.phases,
   };
 }
