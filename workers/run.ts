@@ -30,8 +30,9 @@ export function metricsLine(identity: string, url: string): string {
   return `worker ${identity} metrics: ${url}/metrics health: ${url}/health`;
 }
 
+/** `ringrift cluster up` sets RINGRIFT_HOST to the hosts.yaml name, so pollers show which host they run on. */
 export function workerIdentity(queue: string): string {
-  return `ringrift-${queue}-${process.pid}@${os.hostname()}`;
+  return `ringrift-${queue}-${process.pid}@${process.env.RINGRIFT_HOST || os.hostname()}`;
 }
 
 let runtimeInstalled = false;
