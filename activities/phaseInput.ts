@@ -13,6 +13,8 @@ import type { ParityInput } from '../workflows/parityValidation';
 import type { NpzExportInput } from '../workflows/npzExport';
 import type { TrainInput } from '../workflows/train';
 import type { ClusterHealthInput } from '../workflows/clusterHealth';
+import type { GauntletInput } from '../workflows/gauntlet';
+import type { PromoteInput } from '../workflows/promote';
 
 type Parsed<T extends WorkflowType> = z.output<(typeof WORKFLOW_INPUTS)[T]['schema']>;
 
@@ -22,10 +24,10 @@ export interface CompletedInput<T> {
   problems: string[];
 }
 
-/** The player mix is one spec for every seat or exactly one per seat, each a known player. */
-export function playerMixProblems(mix: string[], numPlayers: number, field = 'playerMix'): string[] {
+/** One line per spec that is not a known player. */
+export function playerSpecProblems(specs: string[], field: string): string[] {
   const problems: string[] = [];
-  for (const spec of mix) {
+  for (const spec of specs) {
     try {
       parsePlayerSpec(spec);
     } catch (err) {
@@ -33,6 +35,12 @@ export function playerMixProblems(mix: string[], numPlayers: number, field = 'pl
       problems.push(`${field}: ${err.message}`);
     }
   }
+  return problems;
+}
+
+/** The player mix is one spec for every seat or exactly one per seat, each a known player. */
+export function playerMixProblems(mix: string[], numPlayers: number, field = 'playerMix'): string[] {
+  const problems = playerSpecProblems(mix, field);
   if (mix.length !== 1 && mix.length !== numPlayers) {
     problems.push(`${field}: ${mix.length} specs for ${numPlayers} players: give one spec for all seats, or exactly one per seat`);
   }
@@ -127,12 +135,89 @@ export function completeClusterHealth(i: Parsed<'clusterHealth'>, cfg: LoadedCon
   };
 }
 
+type GauntletSettings = Omit<Parsed<'gauntlet'>, 'configKey' | 'candidate' | 'plan'>;
+
+/** The gauntlet's settings from `g`, each one left out taken from config (as `ringrift pipeline run gauntlet` does). */
+function gauntletSettings(
+  configKey: string,
+  g: GauntletSettings,
+  cfg: LoadedConfig,
+  field: string,
+): { settings: Omit<GauntletInput, 'candidate' | 'plan'>; problems: string[] } {
+  const d = cfg.pipeline.phases.gauntlet;
+  const [boardType, players] = configKey.split(/_(?=[2-4]p$)/) as [GauntletInput['boardType'], string];
+  const numPlayers = Number(players.slice(0, -1));
+  const problems: string[] = [];
+  if (g.boardType !== undefined && g.boardType !== boardType)
+    problems.push(`${field}boardType: ${g.boardType} does not match configKey ${configKey}`);
+  if (g.numPlayers !== undefined && g.numPlayers !== numPlayers)
+    problems.push(`${field}numPlayers: ${g.numPlayers} does not match configKey ${configKey}`);
+  const baselines = g.baselines ?? d.baselines;
+  problems.push(...playerSpecProblems(baselines, `${field}baselines`));
+  const settings: Omit<GauntletInput, 'candidate' | 'plan'> = {
+    configKey,
+    boardType,
+    numPlayers,
+    registryDir: resolveFromRoot(g.registryDir ?? cfg.pipeline.registry.dir),
+    candidateTemplate: g.candidateTemplate ?? d.candidatePlayer,
+    baselines,
+    includeBest: g.includeBest ?? d.includeBest,
+    earlierBests: g.earlierBests ?? d.earlierBests,
+    gamesPerOpponent: g.gamesPerOpponent ?? d.gamesPerBaseline,
+    seed: g.seed ?? Date.now() % 0x100000000,
+    roundsPerShard: g.roundsPerShard ?? d.roundsPerShard,
+    maxMoves: g.maxMoves ?? d.maxMoves,
+    evalDir: resolveFromRoot(g.evalDir ?? d.evalDir),
+    sprt: g.sprt !== undefined ? g.sprt : d.sprt,
+    floors: g.floors ?? d.floors,
+    parallelShards: g.parallelShards ?? d.parallelShards,
+    activityQueue: g.activityQueue ?? d.queue ?? 'cpu',
+    heartbeatTimeoutSeconds: g.heartbeatTimeoutSeconds ?? d.heartbeatTimeoutSeconds,
+  };
+  if (!settings.candidateTemplate.includes('{model}')) problems.push(`${field}candidateTemplate: must contain {model}`);
+  return { settings, problems };
+}
+
+export function completeGauntlet(i: Parsed<'gauntlet'>, cfg: LoadedConfig): CompletedInput<GauntletInput> {
+  const { configKey, candidate, plan, ...g } = i;
+  const { settings, problems } = gauntletSettings(configKey, g, cfg, '');
+  return { input: { ...settings, candidate, ...(plan ? { plan } : {}) }, problems };
+}
+
+export function completePromote(i: Parsed<'promote'>, cfg: LoadedConfig): CompletedInput<PromoteInput> {
+  const d = cfg.pipeline.phases.promote;
+  const { configKey: gKey, ...g } = i.gauntlet;
+  const problems: string[] = [];
+  if (i.mode === 'promote' && i.candidate === undefined) problems.push('candidate: is required to promote');
+  if (i.mode === 'rollback' && i.candidate !== undefined) problems.push('candidate: a rollback takes no candidate: remove it');
+  if (gKey !== undefined && gKey !== i.configKey) problems.push(`gauntlet.configKey: ${gKey} does not match configKey ${i.configKey}`);
+  const gauntlet = gauntletSettings(i.configKey, { ...g, registryDir: g.registryDir ?? i.registryDir }, cfg, 'gauntlet.');
+  problems.push(...gauntlet.problems);
+  return {
+    input: {
+      mode: i.mode,
+      configKey: i.configKey,
+      registryDir: resolveFromRoot(i.registryDir ?? cfg.pipeline.registry.dir),
+      ...(i.candidate !== undefined ? { candidate: i.candidate } : {}),
+      skipGates: i.skipGates,
+      ...(i.mode === 'rollback' ? { reason: i.reason ?? 'no reason given' } : {}),
+      gauntlet: gauntlet.settings,
+      regressionGames: i.regressionGames ?? d.regressionGames,
+      regressionMarginElo: i.regressionMarginElo ?? d.regressionMarginElo,
+      reloadQueues: i.reloadQueues ?? cfg.pipeline.health.queues,
+    },
+    problems,
+  };
+}
+
 const COMPLETERS: { [T in WorkflowType]: (i: Parsed<T>, cfg: LoadedConfig) => CompletedInput<unknown> } = {
   canonicalSelfplay: completeSelfplay,
   parityValidation: completeParity,
   npzExport: completeNpzExport,
   train: completeTrain,
   clusterHealth: completeClusterHealth,
+  gauntlet: completeGauntlet,
+  promote: completePromote,
 };
 
 export function createPhaseInputActivities(deps: { config?: LoadedConfig }) {

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, loadConfig } from '../config/load';
-import { parseWorkflowInput } from '../workflows/inputSchemas';
-import { completeSelfplay, completeTrain } from '../activities/phaseInput';
+import { WORKFLOW_INPUTS, parseWorkflowInput } from '../workflows/inputSchemas';
+import { completeGauntlet, completePromote, completeSelfplay, completeTrain } from '../activities/phaseInput';
 import { workflowJsonSchema } from '../cli/commands/schema';
 import { PLAYER_KINDS } from '../ai/players';
 import { adaptiveShardSize } from '../workflows/shardSize';
@@ -82,8 +82,27 @@ test('JSON Schema per workflow type; the README tables are the generated ones', 
   assert.equal(cells(m[1]!), cells(r.stdout), 'README tables match `ringrift schema --markdown` (regenerate them)');
   const bad = spawnSync(path.join(REPO_ROOT, 'bin', 'ringrift'), ['schema', 'selfplay'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
-  assert.match(
-    bad.stderr,
-    /unknown workflow type "selfplay": use one of canonicalSelfplay, parityValidation, npzExport, train, clusterHealth/,
-  );
+  assert.ok(bad.stderr.includes(`unknown workflow type "selfplay": use one of ${Object.keys(WORKFLOW_INPUTS).join(', ')}`), bad.stderr);
+});
+
+test('gauntlet and promote inputs: config defaults, configKey agreement, a promotion needs its candidate', () => {
+  const cfg = loadConfig();
+  const g = parseWorkflowInput('gauntlet', { configKey: 'hex8_3p', candidate: 'heuristic', seed: 5 });
+  assert.ok(g.ok);
+  const done = completeGauntlet(g.value, cfg);
+  assert.deepEqual(done.problems, []);
+  assert.equal(done.input.boardType, 'hex8');
+  assert.equal(done.input.numPlayers, 3);
+  assert.deepEqual(done.input.baselines, cfg.pipeline.phases.gauntlet.baselines);
+  assert.equal(done.input.gamesPerOpponent, cfg.pipeline.phases.gauntlet.gamesPerBaseline);
+  assert.equal(done.input.seed, 5);
+  const clash = parseWorkflowInput('gauntlet', { configKey: 'hex8_3p', candidate: 'x', numPlayers: 2 });
+  assert.ok(clash.ok);
+  assert.deepEqual(completeGauntlet(clash.value, cfg).problems, ['numPlayers: 2 does not match configKey hex8_3p']);
+  const p = parseWorkflowInput('promote', { configKey: 'square8_2p' });
+  assert.ok(p.ok);
+  assert.deepEqual(completePromote(p.value, cfg).problems, ['candidate: is required to promote']);
+  const rb = parseWorkflowInput('promote', { mode: 'rollback', configKey: 'square8_2p', gauntlet: { baselines: ['bogus'] } });
+  assert.ok(rb.ok);
+  assert.match(completePromote(rb.value, cfg).problems.join('\n'), /^gauntlet\.baselines: /);
 });

@@ -10,6 +10,9 @@ import { wilson } from '../store/ratings';
 import { sprtStatus, type SprtConfig, type SprtStatus } from '../store/sprt';
 import { clearly } from './failures';
 import { progressQuery, type PhaseProgress } from './progress';
+import type { z } from 'zod';
+import type { gauntletInputSchema } from './inputSchemas';
+import { phaseInput, tagRun } from './phaseInput';
 
 export interface GauntletInput {
   configKey: string;
@@ -89,11 +92,16 @@ export function judge(opps: OpponentResult[], sprt: SprtStatus | null, numPlayer
   return reasons;
 }
 
-export async function gauntlet(input: GauntletInput): Promise<GauntletResult> {
+/** What a run may be started with (Web UI, `temporal` CLI): optional fields come from config. */
+export type GauntletStartInput = z.input<typeof gauntletInputSchema>;
+
+export async function gauntlet(raw: GauntletStartInput): Promise<GauntletResult> {
   const { workflowId } = workflowInfo();
-  const n = input.numPlayers;
   const progress: PhaseProgress = { phase: 'plan', unit: 'games', target: 0, done: 0, shards: [] };
   setHandler(progressQuery, () => progress);
+  const input = await phaseInput<GauntletInput>('gauntlet', raw);
+  tagRun('gauntlet', input.boardType, input.numPlayers);
+  const n = input.numPlayers;
   const acts = proxyActivities<GauntletActivities>({
     taskQueue: input.activityQueue ?? 'cpu',
     startToCloseTimeout: '4h',

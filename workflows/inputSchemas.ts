@@ -109,6 +109,64 @@ export const trainInputSchema = z.strictObject({
   heartbeatTimeoutSeconds: seconds.optional().describe('training heartbeat timeout [config]'),
 });
 
+const playerSpec = text('a player spec');
+const sprtSettings = z.strictObject({
+  elo0: z.number({ error: required('a number') }).describe('H0: Elo difference'),
+  elo1: z.number({ error: required('a number') }).describe('H1: Elo difference (above elo0)'),
+  alpha: fraction(true, true).describe('false-pass rate'),
+  beta: fraction(true, true).describe('false-fail rate'),
+  maxGames: int(2).describe('most games against the best'),
+});
+
+// The gauntlet's settings, each one left out taken from config phases.gauntlet. Shared by `promote`.
+const gauntletSettings = {
+  boardType: board.optional().describe('must match configKey (derived from it when left out)'),
+  numPlayers: int(2, 4).optional().describe('must match configKey (derived from it when left out)'),
+  registryDir: text('a folder').optional().describe('the model registry [config: registry.dir]'),
+  candidateTemplate: text('a player spec with {model}').optional().describe('player spec a model id plays as [config: candidatePlayer]'),
+  baselines: z.array(playerSpec).min(1, { error: 'give at least one baseline' }).optional().describe('baseline player specs [config]'),
+  includeBest: z.boolean().optional().describe('play the current best under the SPRT [config]'),
+  earlierBests: int(0).optional().describe('also rate against this many earlier bests [config]'),
+  gamesPerOpponent: int(1).optional().describe('games against each baseline and earlier best [config: gamesPerBaseline]'),
+  seed: seed.optional().describe('run seed (default: from the clock, so each run has fresh seeds)'),
+  roundsPerShard: int(1).optional().describe('rounds per shard activity [config]'),
+  maxMoves: int(1).optional().describe('stop a game after this many moves [config]'),
+  evalDir: text('a folder').optional().describe('evaluation DBs go to <evalDir>/<configKey>/<workflowId>.db [config]'),
+  sprt: sprtSettings.nullable().optional().describe('the SPRT against best; null: a fixed gamesPerOpponent [config]'),
+  floors: z.record(z.string(), fraction(false, false)).optional().describe('minimum win rate (Wilson lower bound) per baseline [config]'),
+  parallelShards: int(1).optional().describe('SPRT shards in flight between two looks at the LLR [config]'),
+  activityQueue: queue.optional().describe('queue that plays the games [config: queue]'),
+  heartbeatTimeoutSeconds: seconds.optional().describe('a shard whose worker is silent this long is retried elsewhere [config]'),
+};
+
+const participant = z.strictObject({ name: text('a name'), spec: playerSpec, modelId: z.string().nullable() });
+
+export const gauntletInputSchema = z.strictObject({
+  configKey: configKey.describe('e.g. square8_2p'),
+  candidate: text('a model id or player spec').describe('a registry model id (played as candidateTemplate) or a plain player spec'),
+  ...gauntletSettings,
+  plan: z
+    .strictObject({ candidate: participant, opponents: z.array(participant.extend({ role: z.enum(['baseline', 'best', 'earlier']) })) })
+    .optional()
+    .describe("internal (the promotion's regression check): play exactly these, skip planning"),
+});
+
+export const promoteInputSchema = z.strictObject({
+  mode: z.enum(['promote', 'rollback']).default('promote').describe('promote a candidate, or roll best back to the previous one'),
+  configKey: configKey.describe('e.g. square8_2p'),
+  candidate: text('a model id').optional().describe('promote: the registered model id (required)'),
+  skipGates: z.boolean().default(false).describe('promote without the gauntlet (the regression check still runs)'),
+  reason: text('a reason').optional().describe('rollback: recorded with it'),
+  registryDir: text('a folder').optional().describe('the model registry [config: registry.dir]'),
+  gauntlet: z
+    .strictObject({ configKey: configKey.optional().describe('must match'), ...gauntletSettings })
+    .default({})
+    .describe('gauntlet settings of step 2; each one left out comes from config phases.gauntlet'),
+  regressionGames: int(0).optional().describe('games of the new best against the previous one [config: phases.promote]'),
+  regressionMarginElo: z.number().min(0).optional().describe('roll back when worse than the previous best by more [config]'),
+  reloadQueues: z.array(queue).optional().describe('queues whose workers reload best [config: health.queues]'),
+});
+
 export const clusterHealthInputSchema = z.strictObject({
   queues: z.array(queue).min(1).optional().describe('queues to probe [config: health.queues]'),
   scheduleToStartSeconds: seconds.optional().describe('a queue with no poller is reported after this long [config]'),
@@ -120,6 +178,8 @@ export const WORKFLOW_INPUTS = {
   parityValidation: { schema: parityInputSchema, phase: 'parity_validation', queue: 'cpu' },
   npzExport: { schema: npzExportInputSchema, phase: 'npz_export', queue: 'cpu' },
   train: { schema: trainInputSchema, phase: 'train', queue: 'cpu' },
+  gauntlet: { schema: gauntletInputSchema, phase: 'gauntlet', queue: 'cpu' },
+  promote: { schema: promoteInputSchema, phase: 'promote', queue: 'cpu' },
   clusterHealth: { schema: clusterHealthInputSchema, phase: null, queue: 'cpu' },
 } as const;
 

@@ -31,8 +31,12 @@ export async function phaseInput<Complete>(type: WorkflowType, raw: unknown): Pr
 }
 
 /** Sets RingRiftBoard / RingRiftConfigKey / RingRiftPhase (the same values the CLI sets at start). */
-export function tagRun(type: WorkflowType, boardType: string, numPlayers: number): void {
-  const phase = WORKFLOW_INPUTS[type].phase;
+export function tagRun(
+  type: WorkflowType,
+  boardType: string,
+  numPlayers: number,
+  phase: string | null = WORKFLOW_INPUTS[type].phase,
+): void {
   if (!phase || !patched(PATCH)) return;
   upsertSearchAttributes({
     RingRiftBoard: [boardType],

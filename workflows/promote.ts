@@ -23,6 +23,9 @@ import type { GauntletInput, GauntletResult, gauntlet as GauntletFn } from './ga
 
 type GauntletWorkflow = typeof GauntletFn;
 import { progressQuery, type PhaseProgress } from './progress';
+import type { z } from 'zod';
+import type { promoteInputSchema } from './inputSchemas';
+import { phaseInput, tagRun } from './phaseInput';
 
 export interface PromoteInput {
   mode: 'promote' | 'rollback';
@@ -64,10 +67,16 @@ function causeOf(err: unknown): string {
   return e.message;
 }
 
-export async function promote(input: PromoteInput): Promise<PromoteResult> {
+/** What a run may be started with (Web UI, `temporal` CLI): optional fields come from config. */
+export type PromoteStartInput = z.input<typeof promoteInputSchema>;
+
+export async function promote(raw: PromoteStartInput): Promise<PromoteResult> {
   const { workflowId } = workflowInfo();
   const progress: PhaseProgress = { phase: 'register', unit: 'steps', target: 5, done: 0, shards: [] };
   setHandler(progressQuery, () => progress);
+  const input = await phaseInput<PromoteInput>('promote', raw);
+  const [, board, players] = /^(.+)_(\d)p$/.exec(input.configKey)!; // the schema checked the key
+  tagRun('promote', board!, Number(players), input.mode);
   const step = (phase: string, done: number, detail?: string) => Object.assign(progress, { phase, done, ...(detail ? { detail } : {}) });
   const acts = proxyActivities<PromotionActivities>({
     startToCloseTimeout: '10m',

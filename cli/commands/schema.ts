@@ -41,7 +41,13 @@ export function inputTable(type: WorkflowType): string {
   const walk = (props: Record<string, JsonProp>, required: string[], prefix: string) => {
     for (const [name, p] of Object.entries(props)) {
       const field = `${prefix}${name}`;
-      const dflt = required.includes(name) ? '**required**' : p.default !== undefined ? `\`${JSON.stringify(p.default)}\`` : 'from config';
+      const dflt = required.includes(name)
+        ? '**required**'
+        : p.default !== undefined
+          ? `\`${JSON.stringify(p.default)}\``
+          : /\[config/.test(p.description ?? '')
+            ? 'from config'
+            : 'optional';
       const meaning = (p.description ?? '').replace(/\|/g, '\\|');
       if (p.properties) {
         rows.push(`| \`${field}\` | object | ${dflt} | ${meaning} |`);

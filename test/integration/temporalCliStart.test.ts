@@ -55,6 +55,8 @@ test('every workflow type starts from the temporal CLI with minimal input; bad i
       'phases:',
       '  canonical_selfplay: { shardSize: 4 }',
       '  train: { steps: 12, blocks: 1, channels: 8, checkpointEvery: 6, batchSize: 32 }',
+      `  gauntlet: { gamesPerBaseline: 2, baselines: [random], floors: { random: 0 }, candidatePlayer: 'policy:{model}', evalDir: ${path.join(dir, 'eval')} }`,
+      '  promote: { regressionGames: 2 }',
       '',
     ].join('\n'),
   );
@@ -94,6 +96,23 @@ test('every workflow type starts from the temporal CLI with minimal input; bad i
     "registered in the worker config's registry",
   );
 
+  start(addr, 'gauntlet', 'ui-gauntlet', { configKey: 'square8_2p', candidate: tr.model.id });
+  const ga = (await client.workflow.getHandle('ui-gauntlet').result()) as { games: number; passed: boolean; opponents: { name: string }[] };
+  assert.deepEqual(
+    ga.opponents.map((o) => o.name),
+    ['random'],
+    "baselines from the worker's config",
+  );
+  assert.equal(ga.games, 2);
+
+  start(addr, 'promote', 'ui-promote', { configKey: 'square8_2p', candidate: tr.model.id });
+  const pr = (await client.workflow.getHandle('ui-promote').result()) as { outcome: string; modelId: string };
+  assert.equal(pr.outcome, 'promoted', JSON.stringify(pr));
+  assert.equal(
+    withRegistry(path.join(dir, 'models'), (reg) => listModels(reg).find((m) => m.id === tr.model.id)?.status),
+    'best',
+  );
+
   start(addr, 'clusterHealth', 'ui-health', {});
   const health = (await client.workflow.getHandle('ui-health').result()) as { queues: { queue: string; status: string }[] };
   assert.deepEqual(
@@ -106,9 +125,16 @@ test('every workflow type starts from the temporal CLI with minimal input; bad i
     ['ui-parity', 'parity_validation'],
     ['ui-npz', 'npz_export'],
     ['ui-train', 'train'],
+    ['ui-gauntlet', 'gauntlet'],
+    ['ui-promote', 'promote'],
   ] as const) {
     const ids = await listed(addr, `RingRiftConfigKey = 'square8_2p' AND RingRiftPhase = '${phase}'`, id);
-    assert.deepEqual(ids, [id], `${phase} is found by its search attributes`);
+    // the promotion's own gauntlet child is a gauntlet run too
+    assert.deepEqual(
+      ids.sort(),
+      (phase === 'gauntlet' ? [id, 'ui-promote-gauntlet'] : [id]).sort(),
+      `${phase} is found by its search attributes`,
+    );
   }
 
   // ── bad inputs: failed within seconds, no activity ran, the message names the field ──
@@ -147,6 +173,13 @@ test('every workflow type starts from the temporal CLI with minimal input; bad i
     ['parityValidation', 'bad-parity', { db, failThreshold: 2 }, /failThreshold: must be in \[0, 1\], got 2/],
     ['npzExport', 'bad-npz', { db }, /outputDir: is required/],
     ['train', 'bad-train', { configKey: 'square9_2p', npz: [] }, /configKey: "square9_2p" is not a config key.*npz: give at least one/],
+    [
+      'gauntlet',
+      'bad-gauntlet',
+      { configKey: 'square8_2p', candidate: 'x', gamesPerOpponent: 0 },
+      /gamesPerOpponent: must be at least 1, got 0/,
+    ],
+    ['promote', 'bad-promote', { configKey: 'square8_2p' }, /candidate: is required to promote/],
   ];
   for (const [type, id, input, msg] of bad) {
     const t0 = Date.now();
