@@ -32,9 +32,9 @@ export interface ChangeOptions {
 }
 
 /**
- * Makes `id` the best model of its config key: the previous best becomes `retired`, the pointer
- * moves, `<configKey>/best.onnx` is replaced (temp + rename) — all inside one transaction that
- * first checks the file exists with its recorded sha256. Returns the previous best, which the
+ * Makes `id` the best model of its config key: the previous best becomes `retired` and the pointer
+ * moves in one transaction that first checks the file exists with its recorded sha256 (and stages
+ * its copy); `<configKey>/best.onnx` is replaced (rename) once that transaction committed. Returns the previous best, which the
  * promotion saga keeps for its compensation (restoreBest). Calling it again for the current best
  * changes nothing and returns the same previous best.
  */
@@ -48,9 +48,8 @@ export function setBest(reg: Registry, id: string, opts: ChangeOptions): { previ
   }
   const published = publishedBestPath(reg, m.configKey);
   const tmp = `${published}.tmp-${process.pid}-${Date.now()}`;
-  let staged = false;
   try {
-    return reg.db
+    const r = reg.db
       .transaction(() => {
         const current = bestModel(reg, m.configKey);
         if (current?.id === id) {
@@ -61,8 +60,7 @@ export function setBest(reg: Registry, id: string, opts: ChangeOptions): { previ
           return { previousBestId: last ?? null, changed: false };
         }
         verifyModelFile(m);
-        copyAtomic(m.path, tmp);
-        staged = true;
+        copyAtomic(m.path, tmp); // staged before the commit, so a failed copy changes nothing
         if (current) setStatus(reg, current.id, 'retired', `superseded by ${id}`);
         setStatus(reg, id, 'best', opts.reason);
         pointBest(reg, m);
@@ -74,13 +72,16 @@ export function setBest(reg: Registry, id: string, opts: ChangeOptions): { previ
           reason: opts.reason,
           workflowId: opts.workflowId ?? null,
         });
-        fs.renameSync(tmp, published); // last: a failure above leaves the old best.onnx in place
-        staged = false;
         return { previousBestId: current?.id ?? null, changed: true };
       })
       .immediate();
+    // The pointer is the truth and best.onnx its published copy: replaced only once the pointer is
+    // committed. A retry (already best) republishes a copy a crash left behind.
+    if (r.changed) fs.renameSync(tmp, published);
+    else publishBest(reg, m.configKey);
+    return r;
   } finally {
-    if (staged) fs.rmSync(tmp, { force: true });
+    fs.rmSync(tmp, { force: true });
   }
 }
 
@@ -110,16 +111,14 @@ export function restoreBest(
     throw new RegistryError(`model ${prev.id} is a ${prev.configKey} model, not ${configKey}`, 'wrong_config');
   const published = publishedBestPath(reg, configKey);
   const tmp = `${published}.tmp-${process.pid}-${Date.now()}`;
-  let staged = false;
   try {
-    return reg.db
+    const r = reg.db
       .transaction(() => {
         const current = bestModel(reg, configKey);
         if ((current?.id ?? null) === (prev?.id ?? null)) return { demotedId: null, changed: false };
         if (prev) {
           verifyModelFile(prev);
           copyAtomic(prev.path, tmp);
-          staged = true;
         }
         if (current) setStatus(reg, current.id, opts.demoteTo ?? 'rejected', opts.reason);
         if (prev) {
@@ -136,15 +135,15 @@ export function restoreBest(
           reason: opts.reason,
           workflowId: opts.workflowId ?? null,
         });
-        if (prev) {
-          fs.renameSync(tmp, published);
-          staged = false;
-        } else fs.rmSync(published, { force: true });
         return { demotedId: current?.id ?? null, changed: true };
       })
       .immediate();
+    // As in setBest: the published copy follows the committed pointer.
+    if (r.changed && prev) fs.renameSync(tmp, published);
+    else publishBest(reg, configKey);
+    return r;
   } finally {
-    if (staged) fs.rmSync(tmp, { force: true });
+    fs.rmSync(tmp, { force: true });
   }
 }
 

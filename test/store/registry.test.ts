@@ -135,8 +135,11 @@ test('setBest / restoreBest: one transaction, statuses, published best.onnx, eve
   assert.equal(sha(fs.readFileSync(published)), b.sha256);
   const statuses = () => Object.fromEntries(listModels(reg).map((m) => [m.id, m.status]));
   assert.deepEqual(statuses(), { [a.id]: 'retired', [b.id]: 'best' });
-  // a retried promotion: no change, the same previous best
+  // a retried promotion: no change, the same previous best; a copy a crash left stale (between the
+  // commit and the rename) is republished from the pointer
+  fs.writeFileSync(published, 'stale copy');
   assert.deepEqual(setBest(reg, b.id, { reason: '+40 elo', workflowId: 'promo-2' }), { previousBestId: a.id, changed: false });
+  assert.equal(sha(fs.readFileSync(published)), b.sha256);
 
   // a model whose file was tampered with cannot become best, and nothing changes
   const c = registerModel(reg, input()).model;
