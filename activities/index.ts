@@ -9,6 +9,7 @@ import { createPhaseInputActivities } from './phaseInput';
 import { createGauntletActivities } from './gauntlet';
 import { createPromotionActivities } from './promotion';
 import { createAlertActivities } from './alerts';
+import { createNightlyActivities } from './nightly';
 import type { LoadedConfig } from '../config/load';
 
 export interface ActivityDeps {
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGauntletActivities(),
     ...createPromotionActivities(),
     ...createAlertActivities(deps),
+    ...createNightlyActivities(),
   };
 }
 

@@ -13,6 +13,7 @@ import type { ParityInput } from '../workflows/parityValidation';
 import type { NpzExportInput } from '../workflows/npzExport';
 import type { TrainInput } from '../workflows/train';
 import type { ClusterHealthInput } from '../workflows/clusterHealth';
+import { completeLoop, completeNightly } from './loopInput';
 import type { GauntletInput } from '../workflows/gauntlet';
 import type { PromoteInput } from '../workflows/promote';
 
@@ -218,6 +219,8 @@ const COMPLETERS: { [T in WorkflowType]: (i: Parsed<T>, cfg: LoadedConfig) => Co
   clusterHealth: completeClusterHealth,
   gauntlet: completeGauntlet,
   promote: completePromote,
+  improvementLoop: completeLoop,
+  nightlyPromotion: completeNightly,
 };
 
 export function createPhaseInputActivities(deps: { config?: LoadedConfig }) {

@@ -8,6 +8,8 @@ import { registerPipelineCommands } from './commands/pipeline';
 import { registerModelsCommands } from './commands/models';
 import { registerRatingsCommands } from './commands/ratings';
 import { registerSchemaCommand } from './commands/schema';
+import { registerLoopCommands } from './commands/loop';
+import { registerScheduleCommands } from './commands/schedule';
 import { UserError } from './errors';
 
 export function buildProgram(): Command {
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerModelsCommands(program);
   registerRatingsCommands(program);
   registerSchemaCommand(program);
+  registerLoopCommands(program);
+  registerScheduleCommands(program);
   return program;
 }
 

@@ -7,3 +7,5 @@ export { train } from './train';
 export { gauntlet } from './gauntlet';
 export { promote } from './promote';
 export { fanOutBatch } from './fanOut';
+export { improvementLoop } from './improvementLoop';
+export { nightlyPromotion } from './nightlyPromotion';

@@ -167,6 +167,47 @@ export const promoteInputSchema = z.strictObject({
   reloadQueues: z.array(queue).optional().describe('queues whose workers reload best [config: health.queues]'),
 });
 
+// The improvement loop's settings: the start input and the update-config signal share them.
+const loopSettings = {
+  weights: z
+    .record(z.string(), z.number().min(0, { error: 'must be at least 0' }))
+    .optional()
+    .describe('curriculum base weight per config key; unlisted keys: 1 [config: loop.curriculum.weights]'),
+  adapt: z.number().min(0).optional().describe('keys whose Elo rose least get up to (1 + adapt) × their weight [config: loop.curriculum]'),
+  gamesPerBatch: int(1).optional().describe('self-play games per step [config: loop.gamesPerBatch]'),
+  minNewPositions: int(0).optional().describe('train a key once this many positions arrived since its last training [config: loop]'),
+  maxConsecutiveFailures: int(1).optional().describe('pause the loop after this many failed steps in a row [config: loop]'),
+  maxIterations: int(1).nullable().optional().describe('end after this many steps (halted ones not counted); null: run until stopped'),
+  selfplayPlayer: playerSpec.nullable().optional().describe("self-play player spec; null: the iteration's choice [config: phases.iteration]"),
+  trainSteps: int(1).nullable().optional().describe('training steps; null: phases.iteration.trainSteps'),
+  skipGates: z.boolean().optional().describe('promote without the gauntlet gates (tests only); default false'),
+  dataDir: text('a folder').nullable().optional().describe('games and NPZ go under it; null: phases.iteration.dataDir'),
+  registryDir: text('a folder').nullable().optional().describe('the model registry; null: registry.dir'),
+};
+
+/** What update-config may change. */
+export const loopSettingsUpdateSchema = z.strictObject(loopSettings);
+
+export const improvementLoopInputSchema = z.strictObject({
+  configKeys: z
+    .array(configKey, { error: required('a list of config keys') })
+    .min(1, { error: 'give at least one config key' })
+    .describe('the config keys this loop trains, e.g. ["square8_2p","hex8_2p"]'),
+  seed: seed.default(1).describe('loop seed; each step derives its own'),
+  ...loopSettings,
+  state: z.looseObject({}).optional().describe('internal: the state a continued run carries (continue-as-new); leave it out'),
+});
+
+export const nightlyPromotionInputSchema = z.strictObject({
+  configKey: configKey.describe('e.g. square8_2p'),
+  maxCandidates: int(1).optional().describe('judge at most the newest n untested candidates [config: nightly.maxCandidates]'),
+  registryDir: text('a folder').optional().describe('the model registry [config: registry.dir]'),
+  gauntlet: z
+    .strictObject(gauntletSettings)
+    .default({})
+    .describe("each promotion's gauntlet settings; each one left out comes from config phases.gauntlet"),
+});
+
 export const clusterHealthInputSchema = z.strictObject({
   queues: z.array(queue).min(1).optional().describe('queues to probe [config: health.queues]'),
   scheduleToStartSeconds: seconds.optional().describe('a queue with no poller is reported after this long [config]'),
@@ -181,6 +222,8 @@ export const WORKFLOW_INPUTS = {
   gauntlet: { schema: gauntletInputSchema, phase: 'gauntlet', queue: 'cpu' },
   promote: { schema: promoteInputSchema, phase: 'promote', queue: 'cpu' },
   clusterHealth: { schema: clusterHealthInputSchema, phase: null, queue: 'cpu' },
+  improvementLoop: { schema: improvementLoopInputSchema, phase: 'loop', queue: 'cpu' },
+  nightlyPromotion: { schema: nightlyPromotionInputSchema, phase: 'nightly_promotion', queue: 'cpu' },
 } as const;
 
 export type WorkflowType = keyof typeof WORKFLOW_INPUTS;
