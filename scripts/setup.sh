@@ -19,6 +19,11 @@ fi
 step "Temporal CLI (dev server + Web UI)"
 bash scripts/install-temporal.sh
 
+step "production Temporal server (go.temporal.io/server + SQL tool; see README \"Production Temporal\")"
+# Optional: only `scripts/prod-temporal.sh` and its test use it; cached by Go, so seconds after the first build.
+bash scripts/prod-temporal.sh build ||
+  echo "could not build the production Temporal server: its test (test/integration/prodTemporal.test.ts) tries again"
+
 step "Python virtualenv (.venv)"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 if cmp -s requirements.txt .venv/.ringrift-requirements 2>/dev/null; then
