@@ -6,7 +6,7 @@ import { describePollers } from '../../activities/health';
 import type { ClusterHealthReport, QueueHealth } from '../../workflows/clusterHealth';
 import { connectClient } from '../../workers/connection';
 import { WORKFLOW_QUEUE } from '../../workers/run';
-import { ensureSearchAttributes } from '../devServer';
+import { formatClusterInit, initCluster } from '../clusterInit';
 import { cliConfig } from '../context';
 import { UserError } from '../errors';
 
@@ -79,13 +79,13 @@ export function registerClusterCommands(program: Command): void {
     });
   cluster
     .command('init')
-    .description("register the pipeline's search attributes on the configured namespace (remote clusters)")
+    .description("register the namespace (if the server lacks it) and the pipeline's search attributes (self-hosted or remote clusters)")
     .action(async (_opts, cmd: Command) => {
       const cfg = cliConfig(cmd);
       const client = await connectOrExplain(cfg);
       try {
-        const added = await ensureSearchAttributes(client.connection, cfg.pipeline.temporal.namespace, cfg.pipeline.searchAttributes);
-        console.log(added.length ? `added search attributes: ${added.join(', ')}` : 'search attributes already present');
+        const { namespace } = cfg.pipeline.temporal;
+        console.log(formatClusterInit(namespace, await initCluster(client.connection, namespace, cfg.pipeline.searchAttributes)));
       } finally {
         await client.connection.close();
       }
