@@ -49,6 +49,8 @@ export interface NpzExportActivityResult extends Omit<NpzExportResult, 'output' 
   manifest: string;
   positionsPerSecond: number;
   workflowId: string;
+  /** the game DB as exported (after parity wrote its columns); absent in manifests of older runs */
+  source?: ArtifactRef;
 }
 
 /** `git rev-parse HEAD` of the code that runs the export ('unknown' outside a checkout). */
@@ -175,6 +177,7 @@ export function createNpzExportActivities(_deps: { client: Client }) {
         manifest: manifestPath(output),
         positionsPerSecond: res.positions / seconds,
         workflowId: input.workflowId,
+        source: { path: path.resolve(input.db), sha256: sha },
       };
       const tmp = `${out.manifest}.tmp-${process.pid}`;
       fs.writeFileSync(tmp, JSON.stringify({ ...out, sourceDb: path.resolve(input.db), sourceDbSha256: sha }, null, 2) + '\n');

@@ -13,6 +13,7 @@ import type { ParityInput } from '../workflows/parityValidation';
 import type { NpzExportInput } from '../workflows/npzExport';
 import type { TrainInput } from '../workflows/train';
 import type { ClusterHealthInput } from '../workflows/clusterHealth';
+import { completeTrainingIteration } from './iterationInput';
 import { completeLoop, completeNightly } from './loopInput';
 import type { GauntletInput } from '../workflows/gauntlet';
 import type { PromoteInput } from '../workflows/promote';
@@ -217,6 +218,7 @@ const COMPLETERS: { [T in WorkflowType]: (i: Parsed<T>, cfg: LoadedConfig) => Co
   npzExport: completeNpzExport,
   train: completeTrain,
   clusterHealth: completeClusterHealth,
+  trainingIteration: completeTrainingIteration,
   gauntlet: completeGauntlet,
   promote: completePromote,
   improvementLoop: completeLoop,

@@ -257,6 +257,9 @@ export function createTrainActivities(deps: { client: Client; identity: string }
           case 'done':
             hb.step = Number(e.step);
             metrics = (e.metrics as Record<string, unknown>) ?? {};
+            // the loss of the last step this attempt trained (a resume at the target step trains none)
+            if (Number.isFinite(hb.policyLoss) && Number.isFinite(hb.valueLoss))
+              metrics = { train_loss: hb.policyLoss! + hb.valueLoss!, ...metrics };
             break;
           case 'error':
             lastError = e as typeof lastError;

@@ -4,7 +4,7 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load';
 import { describePollers } from '../activities/health';
-import { readRun } from './runState';
+import { readRun, type RunState } from './runState';
 import { WORKFLOW_QUEUE } from '../workers/run';
 import { ensureSearchAttributes } from './devServer';
 import { connectOrExplain } from './commands/cluster';
@@ -25,6 +25,8 @@ export interface PhaseStart {
   wait: boolean;
   /** One line describing the result, once the workflow completed. */
   describeResult: (result: unknown) => string;
+  /** How the waiting CLI reads the run's progress (default readRun; an iteration shows its running phase's bar). */
+  readState?: (client: Client, workflowId: string) => Promise<RunState>;
 }
 
 export function uiLink(cfg: LoadedConfig, workflowId: string): string {
@@ -32,7 +34,7 @@ export function uiLink(cfg: LoadedConfig, workflowId: string): string {
   return `http://${dev.ip}:${dev.uiPort}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
-async function waitWithProgress(client: Client, workflowId: string): Promise<unknown> {
+async function waitWithProgress(client: Client, workflowId: string, read = readRun): Promise<unknown> {
   const handle = client.workflow.getHandle(workflowId);
   const interactive = process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar(
@@ -56,7 +58,7 @@ async function waitWithProgress(client: Client, workflowId: string): Promise<unk
   const refresh = async () => {
     let state;
     try {
-      state = await readRun(client, workflowId);
+      state = await read(client, workflowId);
     } catch {
       return; // the server is busy or the run is just starting: try again
     }
@@ -128,7 +130,7 @@ export async function startPhase(cfg: LoadedConfig, start: PhaseStart): Promise<
       return;
     }
     try {
-      const result = await waitWithProgress(client, start.workflowId);
+      const result = await waitWithProgress(client, start.workflowId, start.readState);
       console.log(start.describeResult(result));
     } catch (err) {
       if (err instanceof WorkflowFailedError) {

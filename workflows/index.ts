@@ -9,3 +9,4 @@ export { promote } from './promote';
 export { fanOutBatch } from './fanOut';
 export { improvementLoop } from './improvementLoop';
 export { nightlyPromotion } from './nightlyPromotion';
+export { trainingIteration } from './trainingIteration';

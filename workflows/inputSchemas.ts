@@ -178,7 +178,10 @@ const loopSettings = {
   minNewPositions: int(0).optional().describe('train a key once this many positions arrived since its last training [config: loop]'),
   maxConsecutiveFailures: int(1).optional().describe('pause the loop after this many failed steps in a row [config: loop]'),
   maxIterations: int(1).nullable().optional().describe('end after this many steps (halted ones not counted); null: run until stopped'),
-  selfplayPlayer: playerSpec.nullable().optional().describe("self-play player spec; null: the iteration's choice [config: phases.iteration]"),
+  selfplayPlayer: playerSpec
+    .nullable()
+    .optional()
+    .describe("self-play player spec; null: the iteration's choice [config: phases.iteration]"),
   trainSteps: int(1).nullable().optional().describe('training steps; null: phases.iteration.trainSteps'),
   skipGates: z.boolean().optional().describe('promote without the gauntlet gates (tests only); default false'),
   dataDir: text('a folder').nullable().optional().describe('games and NPZ go under it; null: phases.iteration.dataDir'),
@@ -208,6 +211,21 @@ export const nightlyPromotionInputSchema = z.strictObject({
     .describe("each promotion's gauntlet settings; each one left out comes from config phases.gauntlet"),
 });
 
+export const trainingIterationInputSchema = z.strictObject({
+  configKey: configKey.describe('e.g. square8_2p'),
+  games: int(1).optional().describe('self-play games this iteration [config: phases.iteration.games]'),
+  seed: seed.optional().describe('iteration seed; the self-play and gauntlet seeds derive from it (default: from the clock)'),
+  iteration: int(0).default(0).describe("the loop's iteration counter, for ids and lineage"),
+  selfplayPlayer: text('a player spec')
+    .optional()
+    .describe('self-play player; default: phases.iteration.bestPlayer with the best model, else firstPlayer [config]'),
+  trainSteps: int(1).optional().describe('training steps [config: phases.iteration.trainSteps]'),
+  skipGates: z.boolean().default(false).describe('promote without the gauntlet gates (tests only)'),
+  collectOnly: z.boolean().default(false).describe("self-play, parity and export only (the loop's collect steps)"),
+  dataDir: text('a folder').optional().describe('games and NPZ files go under it [config: phases.iteration.dataDir]'),
+  registryDir: text('a folder').optional().describe('the model registry [config: registry.dir]'),
+});
+
 export const clusterHealthInputSchema = z.strictObject({
   queues: z.array(queue).min(1).optional().describe('queues to probe [config: health.queues]'),
   scheduleToStartSeconds: seconds.optional().describe('a queue with no poller is reported after this long [config]'),
@@ -222,6 +240,7 @@ export const WORKFLOW_INPUTS = {
   gauntlet: { schema: gauntletInputSchema, phase: 'gauntlet', queue: 'cpu' },
   promote: { schema: promoteInputSchema, phase: 'promote', queue: 'cpu' },
   clusterHealth: { schema: clusterHealthInputSchema, phase: null, queue: 'cpu' },
+  trainingIteration: { schema: trainingIterationInputSchema, phase: 'iteration', queue: 'cpu' },
   improvementLoop: { schema: improvementLoopInputSchema, phase: 'loop', queue: 'cpu' },
   nightlyPromotion: { schema: nightlyPromotionInputSchema, phase: 'nightly_promotion', queue: 'cpu' },
 } as const;

@@ -52,7 +52,7 @@ export interface PromoteResult {
   modelId: string | null;
   previousBestId: string | null;
   reason: string;
-  gauntlet: Pick<GauntletResult, 'passed' | 'reasons' | 'games' | 'sprt'> | null;
+  gauntlet: Pick<GauntletResult, 'passed' | 'reasons' | 'games' | 'sprt' | 'opponents'> | null;
   regression: { games: number; elo: number; eloLo: number; eloHi: number } | null;
   /** compensations run, in the order they ran */
   compensated: Compensation['kind'][];
@@ -157,7 +157,7 @@ export async function promote(raw: PromoteStartInput): Promise<PromoteResult> {
         ...child('gauntlet'),
         args: [{ ...input.gauntlet!, candidate: modelId }],
       });
-      gauntlet = { passed: g.passed, reasons: g.reasons, games: g.games, sprt: g.sprt };
+      gauntlet = { passed: g.passed, reasons: g.reasons, games: g.games, sprt: g.sprt, opponents: g.opponents };
       if (!g.passed) throw new Rejection(`gates failed: ${g.reasons.join('; ')}`);
     }
 

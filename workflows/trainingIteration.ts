@@ -17,7 +17,9 @@ import {
   workflowInfo,
   defineQuery,
 } from '@temporalio/workflow';
+import type { z } from 'zod';
 import { eloFromScore } from '../store/ratings';
+import type { trainingIterationInputSchema } from './inputSchemas';
 import type { canonicalSelfplay } from './canonicalSelfplay';
 import type { parityValidation } from './parityValidation';
 import type { npzExport } from './npzExport';
@@ -25,7 +27,6 @@ import type { train } from './train';
 import type { promote, PromoteResult } from './promote';
 import { phaseInput, tagRun } from './phaseInput';
 import type { PhaseProgress } from './progress';
-import type { GauntletResult } from './gauntlet';
 
 export interface TrainingIterationInput {
   /** e.g. square8_2p (required) */
@@ -49,7 +50,7 @@ export interface TrainingIterationInput {
 }
 
 /** What a run may be started with (Web UI, `temporal` CLI). */
-export type TrainingIterationStartInput = TrainingIterationInput; // TODO(iteration): z.input of the schema once registered
+export type TrainingIterationStartInput = z.input<typeof trainingIterationInputSchema>;
 
 /** The complete input, filled on the worker from config and the registry (recorded in history). */
 export interface TrainingIterationPlan {
@@ -143,7 +144,7 @@ function eloInterval(rate: number, lo: number, hi: number, games: number): EloIn
 
 export function eloFromGauntlet(g: PromoteResult['gauntlet']): Record<string, EloInterval> {
   const out: Record<string, EloInterval> = {};
-  const opponents = (g as { opponents?: GauntletResult['opponents'] } | null)?.opponents ?? [];
+  const opponents = g?.opponents ?? [];
   for (const o of opponents) {
     out[o.name] =
       o.role === 'best' && g!.sprt ? { elo: g!.sprt.elo, lo: g!.sprt.eloLo, hi: g!.sprt.eloHi } : eloInterval(o.rate, o.lo, o.hi, o.games);
@@ -164,9 +165,8 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
     phases: [],
   };
   setHandler(iterationProgressQuery, () => progress);
-  // TODO(iteration): 'trainingIteration' joins WORKFLOW_INPUTS after the lead's issue-16 commit
-  const plan = await phaseInput<TrainingIterationPlan>('trainingIteration' as never, raw);
-  tagRun('trainingIteration' as never, plan.boardType, plan.numPlayers);
+  const plan = await phaseInput<TrainingIterationPlan>('trainingIteration', raw);
+  tagRun('trainingIteration', plan.boardType, plan.numPlayers);
   progress.iteration = plan.iteration;
   const paths = iterationPaths(plan, workflowId);
 
@@ -199,7 +199,7 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
     seed: plan.seed,
     playerMix: [plan.selfplayPlayer],
   });
-  await phase<Awaited<ReturnType<typeof parityValidation>>>('parity', 'parityValidation', { db: selfplay.outputDb.path });
+  const parity = await phase<Awaited<ReturnType<typeof parityValidation>>>('parity', 'parityValidation', { db: selfplay.outputDb.path });
   const npz = await phase<Awaited<ReturnType<typeof npzExport>>>('export', 'npzExport', {
     db: selfplay.outputDb.path,
     outputDir: paths.npzDir,
@@ -207,7 +207,8 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
     splitSeed: plan.seed,
   });
   const artifacts = {
-    gamesDb: { path: selfplay.outputDb.path, sha256: selfplay.outputDb.sha256 },
+    // the DB as exported, with its parity columns: the one the model's lineage names
+    gamesDb: npz.source ?? parity.db,
     npz: { path: npz.output.path, sha256: npz.output.sha256 },
   };
   const base = { configKey: plan.configKey, iteration: plan.iteration, games: selfplay.games, positions: npz.positions, artifacts };

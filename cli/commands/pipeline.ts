@@ -24,6 +24,7 @@ import { registerNpzExport, registerParityValidation } from './dataPhases';
 import { registerTrain } from './train';
 import { registerGauntlet } from './gauntlet';
 import { registerPromote } from './promote';
+import { registerIteration } from './iteration';
 
 export function parseIntOption(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^-?\d+$/.test(value.trim())) throw new UserError(`${name}: expected an integer, got "${value}"`);
@@ -268,6 +269,7 @@ export function registerPipelineCommands(program: Command): void {
   registerTrain(run);
   registerGauntlet(run);
   registerPromote(run);
+  registerIteration(run);
   pipeline
     .command('status [workflowId]')
     .description('phase, progress and failures of a run (recent runs without an id)')
