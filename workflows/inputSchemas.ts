@@ -163,7 +163,10 @@ export const promoteInputSchema = z.strictObject({
     .default({})
     .describe('gauntlet settings of step 2; each one left out comes from config phases.gauntlet'),
   regressionGames: int(0).optional().describe('games of the new best against the previous one [config: phases.promote]'),
-  regressionMarginElo: z.number().min(0).optional().describe('roll back when worse than the previous best by more [config]'),
+  regressionMarginElo: z
+    .number()
+    .optional()
+    .describe('roll back when worse than the previous best by more than this (negative: demand a gain) [config]'),
   reloadQueues: z.array(queue).optional().describe('queues whose workers reload best [config: health.queues]'),
 });
 
