@@ -1,4 +1,5 @@
-// `ringrift cluster health`: the health workflow across task queues; `cluster init` for a remote cluster.
+// `ringrift cluster health`: the health workflow across task queues plus the SSH hosts' view; `cluster init` for a
+// remote cluster; `cluster list|up|down|update` for the SSH hosts of hosts.yaml (cli/clusterHosts.ts).
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { LoadedConfig } from '../../config/load';
@@ -9,6 +10,21 @@ import { WORKFLOW_QUEUE } from '../../workers/run';
 import { formatClusterInit, initCluster } from '../clusterInit';
 import { cliConfig } from '../context';
 import { UserError } from '../errors';
+import {
+  formatHostStatus,
+  hostStatuses,
+  mapLimit,
+  remoteFacts,
+  selectHosts,
+  sshOptions,
+  startWorkers,
+  stopWaitSeconds,
+  stopWorkers,
+  waitPolling,
+  type HostStatus,
+} from '../clusterHosts';
+import { resolveCommit, updateHost } from '../clusterUpdate';
+import { withSsh } from '../../workers/ssh';
 
 export async function connectOrExplain(cfg: LoadedConfig): Promise<Client> {
   const t = cfg.pipeline.temporal;
@@ -65,14 +81,25 @@ export function registerClusterCommands(program: Command): void {
   const cluster = program.command('cluster').description('cluster-wide checks and set-up');
   cluster
     .command('health')
-    .description('probe every configured task queue through a workflow; report pollers and host facts')
+    .description('probe every configured task queue through a workflow; report pollers and host facts, and each SSH host')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .option('--accept-new', 'pin the host key of an SSH host never seen before')
+    .action(async (opts: { json?: boolean; acceptNew?: boolean }, cmd: Command) => {
       const cfg = cliConfig(cmd);
+      const remote = cfg.hosts.hosts.filter((h) => h.ssh);
+      const hosts = remote.length ? hostStatuses(cfg, remote, opts.acceptNew) : Promise.resolve([]);
       const client = await connectOrExplain(cfg);
       try {
         const report = await runClusterHealth(cfg, client);
-        console.log(opts.json ? JSON.stringify(report, null, 2) : formatHealth(report));
+        const statuses = await hosts;
+        if (opts.json) console.log(JSON.stringify({ ...report, hosts: statuses.map(hostJson) }, null, 2));
+        else
+          console.log(
+            [formatHealth(report), ...(statuses.length ? ['SSH hosts:', ...statuses.map((s) => formatHostHealth(s, report))] : [])].join(
+              '\n',
+            ),
+          );
+        if (statuses.some((s) => !s.reachable)) process.exitCode = 1;
       } finally {
         await client.connection.close();
       }
@@ -90,4 +117,127 @@ export function registerClusterCommands(program: Command): void {
         await client.connection.close();
       }
     });
+  registerHostCommands(cluster);
+}
+
+function hostJson(s: HostStatus) {
+  return s.reachable ? { name: s.host.name, reachable: true, ...s.facts } : { name: s.host.name, reachable: false, error: s.error };
+}
+
+/** A host's SSH view, and which of its workers Temporal sees polling (identity `ringrift-<queue>-<pid>@<host>`). */
+function formatHostHealth(s: HostStatus, report: ClusterHealthReport): string {
+  const text = formatHostStatus(s);
+  if (!s.reachable) return text;
+  const ids = new Set(report.queues.flatMap((q) => [...q.pollers.workflowPollers, ...q.pollers.activityPollers].map((p) => p.identity)));
+  const seen = s.facts.workers.map((w) => {
+    const id = `ringrift-${w.queue}-${w.pid}@${s.host.name}`;
+    return `${w.name} ${ids.has(id) || !report.queues.some((q) => q.queue === w.queue) ? '' : 'NOT '}seen by Temporal as ${id}`;
+  });
+  return seen.length ? `${text}\n  ${seen.join('\n  ')}` : text;
+}
+
+function collectErrors(results: PromiseSettledResult<unknown>[]): void {
+  const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+  if (errors.length) throw new UserError(errors.join('\n'), 1);
+}
+
+function registerHostCommands(cluster: Command): void {
+  cluster
+    .command('list')
+    .description('each SSH host: reachable?, OS, cores, memory, GPU, checkout commit, workers running and the queues they poll')
+    .option('--hosts <names>', 'only these hosts (comma-separated)')
+    .option('--accept-new', 'pin the host key of a host never seen before')
+    .option('--json', 'print JSON')
+    .action(async (opts: { hosts?: string; acceptNew?: boolean; json?: boolean }, cmd: Command) => {
+      const cfg = cliConfig(cmd);
+      const statuses = await hostStatuses(cfg, selectHosts(cfg, opts.hosts), opts.acceptNew);
+      console.log(opts.json ? JSON.stringify(statuses.map(hostJson), null, 2) : statuses.map(formatHostStatus).join('\n'));
+      if (statuses.some((s) => !s.reachable)) process.exitCode = 1;
+    });
+  cluster
+    .command('up')
+    .description(
+      'start `ringrift worker` on the SSH hosts (each queue × workers), detached, pid file and log in <dataDir>/cluster/<host>/; idempotent',
+    )
+    .option('--hosts <names>', 'only these hosts (comma-separated)')
+    .option('--accept-new', 'pin the host key of a host never seen before')
+    .option('--wait-seconds <n>', 'how long a started worker may take to poll', '180')
+    .action(async (opts: { hosts?: string; acceptNew?: boolean; waitSeconds: string }, cmd: Command) => {
+      const cfg = cliConfig(cmd);
+      const hosts = selectHosts(cfg, opts.hosts);
+      const waitMs = Number(opts.waitSeconds) * 1000;
+      if (!(waitMs > 0)) throw new UserError(`--wait-seconds ${opts.waitSeconds}: must be a positive number of seconds`);
+      const sshOpts = sshOptions(cfg, opts.acceptNew);
+      const results = await Promise.allSettled(
+        hosts.map((host) =>
+          withSsh(host, sshOpts, async (client) => {
+            const started = await startWorkers(client, cfg, host);
+            for (const w of started)
+              console.log(`${host.name}: ${w.name} ${w.state === 'running' ? 'already running' : 'started'} (pid ${w.pid})`);
+            await waitPolling(client, host, started, waitMs);
+            const fresh = started.filter((w) => w.state === 'started');
+            if (fresh.length) console.log(`${host.name}: polling: ${fresh.map((w) => w.name).join(', ')}`);
+          }),
+        ),
+      );
+      collectErrors(results);
+    });
+  cluster
+    .command('down')
+    .description('stop the workers `cluster up` started (SIGTERM: graceful drain, then kill after the grace period); idempotent')
+    .option('--hosts <names>', 'only these hosts (comma-separated)')
+    .option('--accept-new', 'pin the host key of a host never seen before')
+    .action(async (opts: { hosts?: string; acceptNew?: boolean }, cmd: Command) => {
+      const cfg = cliConfig(cmd);
+      const sshOpts = sshOptions(cfg, opts.acceptNew);
+      const results = await Promise.allSettled(
+        selectHosts(cfg, opts.hosts).map((host) =>
+          withSsh(host, sshOpts, async (client) => {
+            const stopped = await stopWorkers(client, host, stopWaitSeconds(cfg));
+            if (!stopped.length) console.log(`${host.name}: no workers running`);
+            for (const w of stopped)
+              console.log(`${host.name}: ${w.name} (pid ${w.pid}) ${w.how === 'stopped' ? 'stopped' : 'killed after the grace period'}`);
+          }),
+        ),
+      );
+      collectErrors(results);
+    });
+  cluster
+    .command('update')
+    .description("put every SSH host's checkout on a commit, run the set-up there, restart its workers gracefully")
+    .option('--commit <sha>', "the commit (default: this checkout's HEAD); hosts fetch it from their origin")
+    .option('--parallel <n>', 'hosts updated at once (default 1: one after another)', '1')
+    .option('--dry-run', 'print what would change on each host, change nothing')
+    .option('--hosts <names>', 'only these hosts (comma-separated)')
+    .option('--accept-new', 'pin the host key of a host never seen before')
+    .option('--wait-seconds <n>', 'how long a restarted worker may take to poll', '180')
+    .action(
+      async (
+        opts: { commit?: string; parallel: string; dryRun?: boolean; hosts?: string; acceptNew?: boolean; waitSeconds: string },
+        cmd: Command,
+      ) => {
+        const cfg = cliConfig(cmd);
+        const parallel = Number(opts.parallel);
+        if (!Number.isInteger(parallel) || parallel < 1) throw new UserError(`--parallel ${opts.parallel}: must be a whole number ≥ 1`);
+        const hosts = selectHosts(cfg, opts.hosts);
+        const commit = resolveCommit(opts.commit);
+        console.log(`${opts.dryRun ? 'dry run: ' : ''}updating ${hosts.map((h) => h.name).join(', ')} to ${commit}, ${parallel} at a time`);
+        const sshOpts = sshOptions(cfg, opts.acceptNew);
+        const results = await mapLimit(hosts, parallel, (host) =>
+          withSsh(host, sshOpts, (client) =>
+            updateHost(
+              client,
+              cfg,
+              host,
+              { commit, dryRun: opts.dryRun ?? false, waitPollingMs: Number(opts.waitSeconds) * 1000, log: (l) => console.log(l) },
+              async () => (await remoteFacts(client, host)).workers,
+            ),
+          ).then(
+            (value) => ({ status: 'fulfilled', value }) as const,
+            (reason: unknown) => ({ status: 'rejected', reason }) as const,
+          ),
+        );
+        collectErrors(results);
+      },
+    );
 }

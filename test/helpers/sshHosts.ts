@@ -141,7 +141,6 @@ async function startHost(clusterDir: string, name: string, authorizedKey: string
   const configFile = path.join(dir, 'sshd_config');
   let port = 0;
   let child: ChildProcess | null = null;
-  let kill: (() => void) | null = null;
 
   const host: SshTestHost = {
     name,
@@ -168,8 +167,9 @@ async function startHost(clusterDir: string, name: string, authorizedKey: string
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
     c.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000).then(() => kill?.())]);
+    const timer = setTimeout(() => c.kill('SIGKILL'), 5000); // this child only: `child` changes on restart
     await exited;
+    clearTimeout(timer);
   }
 
   async function launch(newKey: boolean): Promise<void> {
@@ -193,7 +193,6 @@ async function startHost(clusterDir: string, name: string, authorizedKey: string
       cleanups.add(k);
       c.once('exit', () => cleanups.delete(k));
       child = c;
-      kill = k;
       try {
         await waitListening(port, c, logFile);
         break;
