@@ -1,6 +1,7 @@
 // `ringrift loop start|status|stop|halt|pause|resume|update [--config-keys …]`: the improvement loop
 // (workflows/improvementLoop.ts), one workflow per set of config keys, id `loop-<keys>`.
 import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { LoadedConfig } from '../../config/load';
 import { parseConfigKey } from '../../store/registry';
@@ -213,7 +214,16 @@ export function registerLoopCommands(program: Command): void {
         const handle = client.workflow.getHandle(id);
         const desc = await handle.describe().catch(() => null);
         if (!desc) throw new UserError(`no loop ${id}: start it with ringrift loop start --config-keys …`, 1);
-        const status = await handle.query<LoopStatus>('status');
+        // a run that has just continued as new answers once it has read its input
+        let status: LoopStatus | null = null;
+        for (let i = 0; !status; i++) {
+          try {
+            status = await handle.query<LoopStatus>('status');
+          } catch (err) {
+            if (i >= 10) throw err;
+            await sleep(500);
+          }
+        }
         if (o.json) {
           console.log(JSON.stringify({ workflowId: id, status: desc.status.name, ...status }, null, 2));
           return;

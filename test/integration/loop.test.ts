@@ -2,8 +2,9 @@
 // training. Step 1 collects a self-play batch (below the data threshold); step 2 trains, and `loop halt`
 // in the middle of its training cancels it: no pending activity remains, no trainer process, no model
 // promoted and no best pointer; the loop waits, halted, at a safe point (`loop status` says so). `loop
-// update` (update-config) shortens training, `loop resume` continues: step 3 trains and promotes, and
-// `loop stop` ends the loop after it. Every step ran in its own run (continue-as-new), each history small.
+// update` (update-config) shortens training, `loop resume` continues: step 3 trains and promotes; `loop
+// pause` during it makes the loop rest after it, and `loop stop` ends it there. Every step ran in its own
+// run (continue-as-new), each history small.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -45,7 +46,7 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
-test('improvement loop: collect, halt mid-training, update, resume, stop', { timeout: 420_000 }, async (t) => {
+test('improvement loop: collect, halt mid-training, update, resume, pause, stop', { timeout: 420_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rr-loop-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const registryDir = path.join(dir, 'models');
@@ -139,10 +140,16 @@ test('improvement loop: collect, halt mid-training, update, resume, stop', { tim
   assert.match(shown.stdout, /^loop loop-square8_2p: step 2, halted, halted\n/);
   assert.match(shown.stdout, /\n {2}square8_2p +\d+\.\d\d +4 +\d+ +0 {2}none \/ - \/ halted\n/);
 
-  // update-config, then resume: step 3 trains briefly and promotes; stop ends the loop after it.
+  // update-config, then resume: step 3 trains briefly and promotes; pause, then stop at the safe point.
   assert.match((await cli('update', '--train-steps', '20')).stdout, /next steps use \{"trainSteps":20\}/);
   assert.equal((await cli('resume')).stdout, `loop ${LOOP}: resumed\n`);
   await until('step 3 runs', async () => (await status()).current?.workflowId === `${LOOP}-i3-square8_2p`);
+  assert.equal((await cli('pause')).stdout, `loop ${LOOP}: pauses after the current step\n`);
+  const paused = await until('the loop rests, paused, after step 3', async () => {
+    const s = await status();
+    return s.mode === 'paused' && s.phase === 'paused' && s.current === null && s;
+  });
+  assert.equal(paused.recent.length, 3);
   assert.equal((await cli('stop')).stdout, `loop ${LOOP}: stops after the current step\n`);
   const result = (await loop.result()) as LoopResult;
   assert.equal(result.ended, 'stopped');
