@@ -82,8 +82,10 @@ export function completeTrainingIteration(
       floors: d.gauntlet.floors,
       sprt: d.gauntlet.sprt,
       seed: derivedSeed(seed, 1),
+      ...(d.heartbeatTimeoutSeconds !== null ? { heartbeatTimeoutSeconds: d.heartbeatTimeoutSeconds } : {}),
     },
     regressionGames: d.regressionGames,
+    heartbeatTimeoutSeconds: d.heartbeatTimeoutSeconds,
   };
   return { input, problems: player.problems };
 }

@@ -49,6 +49,7 @@ const ITERATION_DEFAULTS = {
     sprt: { elo0: 0, elo1: 50, alpha: 0.05, beta: 0.05, maxGames: 200 },
   },
   regressionGames: 0,
+  heartbeatTimeoutSeconds: null,
 };
 
 /** Per-worker Prometheus endpoint (/metrics, /health): workers/metricsServer.ts. */
@@ -219,6 +220,8 @@ export const pipelineSchema = z.strictObject({
         }),
         /** games of a new best against the previous one after promoting (0: none) */
         regressionGames: z.number().int().min(0),
+        /** every phase's heartbeat timeout (a silent worker's work is retried elsewhere after it); null: each phase's own */
+        heartbeatTimeoutSeconds: seconds.nullable(),
       })
       .default(ITERATION_DEFAULTS),
   }),

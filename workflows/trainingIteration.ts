@@ -24,7 +24,7 @@ import type { canonicalSelfplay } from './canonicalSelfplay';
 import type { parityValidation } from './parityValidation';
 import type { npzExport } from './npzExport';
 import type { train } from './train';
-import type { promote, PromoteResult } from './promote';
+import type { promote, PromoteResult, PromoteStartInput } from './promote';
 import { phaseInput, tagRun } from './phaseInput';
 import type { PhaseProgress } from './progress';
 
@@ -71,8 +71,10 @@ export interface TrainingIterationPlan {
   dataDir: string;
   registryDir: string;
   /** the promotion's gauntlet settings (seed derived from the iteration seed) and regression check */
-  gauntlet: Record<string, unknown>; // TODO(iteration): the promote input's gauntlet settings
+  gauntlet: NonNullable<PromoteStartInput['gauntlet']>;
   regressionGames: number;
+  /** every phase's heartbeat timeout, or null: each phase's own */
+  heartbeatTimeoutSeconds: number | null;
 }
 
 export interface EloInterval {
@@ -169,6 +171,7 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
   tagRun('trainingIteration', plan.boardType, plan.numPlayers);
   progress.iteration = plan.iteration;
   const paths = iterationPaths(plan, workflowId);
+  const hb = plan.heartbeatTimeoutSeconds !== null ? { heartbeatTimeoutSeconds: plan.heartbeatTimeoutSeconds } : {};
 
   /** Runs one phase as a child workflow; a cancelled iteration cancels it and waits until it has stopped. */
   const phase = async <T>(name: IterationPhase, type: string, args: unknown, opts: { saga?: boolean } = {}): Promise<T> => {
@@ -198,13 +201,18 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
     outputDb: paths.gamesDb,
     seed: plan.seed,
     playerMix: [plan.selfplayPlayer],
+    ...hb,
   });
-  const parity = await phase<Awaited<ReturnType<typeof parityValidation>>>('parity', 'parityValidation', { db: selfplay.outputDb.path });
+  const parity = await phase<Awaited<ReturnType<typeof parityValidation>>>('parity', 'parityValidation', {
+    db: selfplay.outputDb.path,
+    ...hb,
+  });
   const npz = await phase<Awaited<ReturnType<typeof npzExport>>>('export', 'npzExport', {
     db: selfplay.outputDb.path,
     outputDir: paths.npzDir,
     outputName: paths.npzName,
     splitSeed: plan.seed,
+    ...hb,
   });
   const artifacts = {
     // the DB as exported, with its parity columns: the one the model's lineage names
@@ -224,6 +232,7 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
     initFrom: plan.bestId ?? 'scratch',
     registryDir: plan.registryDir,
     hyperparameters: { steps: plan.trainSteps, seed: plan.seed },
+    ...hb,
   });
   const candidateId = trained.model.id;
   const promoted = await phase<Awaited<ReturnType<typeof promote>>>(
@@ -237,7 +246,7 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
       registryDir: plan.registryDir,
       gauntlet: plan.gauntlet,
       regressionGames: plan.regressionGames,
-    },
+    } satisfies PromoteStartInput,
     { saga: true },
   );
   // a halt that arrived while the saga ran takes effect now that it is complete
