@@ -180,6 +180,8 @@ function workerEnv(cfg: LoadedConfig, host: HostEntry): Record<string, string> {
     RINGRIFT_DATA_DIR: dataDir(host),
     RINGRIFT_TEMPORAL_ADDRESS: host.temporalAddress ?? cfg.pipeline.temporal.address,
     RINGRIFT_NAMESPACE: cfg.pipeline.temporal.namespace,
+    // where `cluster sync` puts models (<dataDir>/models; the default registry when dataDir is <repo>/data)
+    RINGRIFT_REGISTRY_DIR: `${dataDir(host)}/models`,
     ...host.env,
   };
 }
@@ -194,7 +196,7 @@ export interface StartedWorker {
 
 function upScript(cfg: LoadedConfig, host: HostEntry): string {
   const env = Object.entries(workerEnv(cfg, host))
-    .map(([k, v]) => `${k}=${shQuote(v)}`)
+    .map(([k, v]) => `${k}=${shPath(v)}`) // "~/..." expands on the host
     .join(' ');
   const starts = host.queues.flatMap((q) => Array.from({ length: host.workers }, (_, i) => `start worker-${q}-${i} ${shQuote(q)}`));
   return (
