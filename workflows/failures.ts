@@ -12,3 +12,10 @@ export async function clearly<T>(p: Promise<T>): Promise<T> {
     throw err;
   }
 }
+
+/** The innermost failure message (an activity's or a child workflow's own words). */
+export function causeOf(err: unknown): string {
+  let e = err as Error & { cause?: unknown };
+  while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown };
+  return e.message;
+}

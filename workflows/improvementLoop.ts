@@ -26,6 +26,7 @@ import {
 import type { z } from 'zod';
 import { effectiveWeights, pickKey, type CurriculumKey } from './curriculum';
 import { loopSettingsUpdateSchema, inputProblems, type improvementLoopInputSchema } from './inputSchemas';
+import { causeOf } from './failures';
 import { phaseInput, tagRun } from './phaseInput';
 import type { TrainingIterationInput, TrainingIterationResult, trainingIteration as TrainingIterationFn } from './trainingIteration';
 
@@ -155,13 +156,6 @@ function freshState(keys: string[]): LoopState {
 function meanElo(e: TrainingIterationResult['eloVsBaselines']): number | null {
   const v = Object.values(e).map((x) => x.elo);
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-}
-
-/** The innermost failure message (a phase's own words). */
-function causeOf(err: unknown): string {
-  let e = err as Error & { cause?: unknown };
-  while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown };
-  return e.message;
 }
 
 /** A step's result folded into its key's state. */

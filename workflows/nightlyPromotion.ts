@@ -3,10 +3,11 @@
 // `candidate`; activities/nightly.ts), then runs each, oldest first, through the promotion saga
 // (workflows/promote.ts) as a child: gauntlet and gates, best pointer, regression check. One at a
 // time, so each promoted candidate raises the bar for the next.
-import { executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { executeChild, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { NightlyActivities } from '../activities/nightly';
 import type { nightlyPromotionInputSchema } from './inputSchemas';
+import { causeOf } from './failures';
 import { phaseInput, tagRun } from './phaseInput';
 import { progressQuery, type PhaseProgress } from './progress';
 import type { PromoteResult, promote as PromoteFn } from './promote';
@@ -25,7 +26,8 @@ export interface NightlyResult {
   configKey: string;
   bestBefore: string | null;
   bestAfter: string | null;
-  judged: { candidate: string; outcome: PromoteResult['outcome']; reason: string; workflowId: string }[];
+  /** failed: the saga failed (and compensated), e.g. a phase that could not run */
+  judged: { candidate: string; outcome: PromoteResult['outcome'] | 'failed'; reason: string; workflowId: string }[];
   /** candidates left for a later night */
   skipped: number;
 }
@@ -49,13 +51,19 @@ export async function nightlyPromotion(raw: NightlyStartInput): Promise<NightlyR
   for (const candidate of plan.candidates) {
     const id = `${workflowId}-${candidate}`;
     Object.assign(progress, { phase: 'promote', detail: `${candidate} (${id})` });
-    const r = await executeChild<typeof PromoteFn>('promote', {
-      workflowId: id,
-      taskQueue,
-      args: [{ mode: 'promote', configKey: input.configKey, candidate, registryDir: input.registryDir, gauntlet: input.gauntlet }],
-    });
-    judged.push({ candidate, outcome: r.outcome, reason: r.reason, workflowId: id });
-    if (r.outcome === 'promoted') best = candidate;
+    try {
+      const r = await executeChild<typeof PromoteFn>('promote', {
+        workflowId: id,
+        taskQueue,
+        args: [{ mode: 'promote', configKey: input.configKey, candidate, registryDir: input.registryDir, gauntlet: input.gauntlet }],
+      });
+      judged.push({ candidate, outcome: r.outcome, reason: r.reason, workflowId: id });
+      if (r.outcome === 'promoted') best = candidate;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // the saga compensated what it had done; the other candidates still get their turn
+      judged.push({ candidate, outcome: 'failed', reason: causeOf(err), workflowId: id });
+    }
     progress.done++;
   }
   Object.assign(progress, { phase: 'done', detail: `${judged.length} judged, best ${best ?? 'none'}` });
