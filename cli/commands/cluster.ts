@@ -1,5 +1,5 @@
 // `ringrift cluster health`: the health workflow across task queues plus the SSH hosts' view; `cluster init` for a
-// remote cluster; `cluster list|up|down|update` for the SSH hosts of hosts.yaml (cli/clusterHosts.ts).
+// remote cluster; `cluster list|up|down|update|sync` for the SSH hosts of hosts.yaml (cli/clusterHosts.ts).
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { LoadedConfig } from '../../config/load';
@@ -24,6 +24,7 @@ import {
   type HostStatus,
 } from '../clusterHosts';
 import { resolveCommit, updateHost } from '../clusterUpdate';
+import { SYNC_KINDS, localFiles, needs, syncHost, type SyncEvent, type SyncKind } from '../clusterSync';
 import { withSsh } from '../../workers/ssh';
 
 export async function connectOrExplain(cfg: LoadedConfig): Promise<Client> {
@@ -240,4 +241,48 @@ function registerHostCommands(cluster: Command): void {
         collectErrors(results);
       },
     );
+  cluster
+    .command('sync')
+    .description('copy models, NPZ files and game DBs to the SSH hosts that need them, checked by sha256 at both ends')
+    .option('--what <kinds>', `what to sync: ${SYNC_KINDS.join(', ')} (comma-separated)`, SYNC_KINDS.join(','))
+    .option('--hosts <names>', 'only these hosts (comma-separated)')
+    .option('--dry-run', 'print what would be copied, copy nothing')
+    .option('--accept-new', 'pin the host key of a host never seen before')
+    .action(async (opts: { what: string; hosts?: string; dryRun?: boolean; acceptNew?: boolean }, cmd: Command) => {
+      const cfg = cliConfig(cmd);
+      const kinds = opts.what.split(',').map((s) => s.trim());
+      const bad = kinds.filter((k) => !(SYNC_KINDS as readonly string[]).includes(k));
+      if (bad.length) throw new UserError(`--what ${bad.join(',')}: not a kind of artifact; use ${SYNC_KINDS.join(', ')}`);
+      const hosts = selectHosts(cfg, opts.hosts);
+      const files = new Map<SyncKind, Awaited<ReturnType<typeof localFiles>>>();
+      for (const k of kinds as SyncKind[]) files.set(k, await localFiles(cfg, k));
+      // hosts sharing storage hold the same files: the first of them stands for the rest
+      const firstShared = hosts.find((h) => h.shared);
+      const sshOpts = sshOptions(cfg, opts.acceptNew);
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+      const results = await Promise.allSettled(
+        hosts.map(async (host) => {
+          const wanted = (kinds as SyncKind[]).filter((k) => needs(cfg, host, k));
+          if (host.shared && host !== firstShared) return console.log(`${host.name}: shared storage: synced through ${firstShared!.name}`);
+          if (!wanted.length) return console.log(`${host.name}: needs none of ${kinds.join(', ')} (queues ${host.queues.join(', ')})`);
+          await withSsh(host, sshOpts, async (client) => {
+            for (const kind of wanted) {
+              const onEvent = (e: SyncEvent) => {
+                if (e.action === 'copied') {
+                  console.log(
+                    `${host.name}: ${kind}/${e.rel} copied (${mib(e.bytes)}${e.resumedFrom ? `, resumed at ${mib(e.resumedFrom)}` : ''}), sha256 checked`,
+                  );
+                } else if (e.action === 'would copy') console.log(`${host.name}: ${kind}/${e.rel} would be copied (${mib(e.bytes)})`);
+              };
+              const events = await syncHost(client, host, kind, files.get(kind)!, { dryRun: opts.dryRun ?? false, onEvent });
+              const count = (a: SyncEvent['action']) => events.filter((e) => e.action === a).length;
+              console.log(
+                `${host.name}: ${kind}: ${count('present')} present, ${opts.dryRun ? `${count('would copy')} to copy` : `${count('copied')} copied`}`,
+              );
+            }
+          });
+        }),
+      );
+      collectErrors(results);
+    });
 }
