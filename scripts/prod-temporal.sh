@@ -73,17 +73,17 @@ cmd_build() {
     return
   fi
   command -v go >/dev/null 2>&1 || die "Go is not installed: install Go >= 1.25 and re-run '$0 build'"
-  local out start
-  out="$(mktemp -d)"
-  trap 'rm -rf "$out"' RETURN
+  local start
+  BUILD_OUT="$(mktemp -d)"
+  trap 'rm -rf "$BUILD_OUT"' EXIT
   start=$(date +%s)
   echo "building go.temporal.io/server@v$SERVER_VERSION (server + SQL tool; the first build takes minutes, later ones seconds)..."
   # GOTOOLCHAIN=local: never download another Go; the module and build caches are Go's own, shared with the CLI build.
-  GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOBIN="$out" \
+  GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOBIN="$BUILD_OUT" \
     go install "go.temporal.io/server/cmd/server@v$SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$SERVER_VERSION"
   mkdir -p "$BIN_DIR"
-  mv -f "$out/server" "$SERVER_BIN"
-  mv -f "$out/sql" "$SQL_TOOL"
+  mv -f "$BUILD_OUT/server" "$SERVER_BIN"
+  mv -f "$BUILD_OUT/sql" "$SQL_TOOL"
   echo "built $SERVER_BIN and $SQL_TOOL in $(($(date +%s) - start))s"
 }
 
