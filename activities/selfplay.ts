@@ -1,6 +1,7 @@
 // Self-play activities: play one shard of games into its own SQLite file (resumable), then merge shards atomically.
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
@@ -17,12 +18,22 @@ import {
   type MoveProbs,
   type NeuralSettings,
 } from '../ai/neural';
-import { DEFAULT_CONFIG_DIR, loadConfig, resolveFromRoot } from '../config/load';
+import { DEFAULT_CONFIG_DIR, loadConfig, resolveFromRoot, type LoadedConfig } from '../config/load';
 import { resolveModel } from '../store/registry';
 import { serializeReplayState } from '../store/replayState';
 import { ensureWritableDir } from '../store/safeDir';
 import { closeGameDb, countGames, fileSha256, listGameIds, mergeShardDbs, openGameDb, writeGame, type GameRecord } from '../store/gameDb';
 import { BOARDS } from '../workflows/inputSchemas';
+import {
+  ARTIFACT_DATA_FAILURES,
+  ArtifactTransferError,
+  refOf,
+  resolveArtifact,
+  type ArtifactRef,
+  type ResolveContext,
+} from '../store/artifacts';
+import { listRemote, readRemoteText, removeRemote } from '../store/sftpTransfer';
+import { artifactResolver, workerHost } from '../workers/artifactHost';
 
 export interface ShardInput {
   workflowId: string;
@@ -49,8 +60,13 @@ export interface ShardInput {
   registryDir?: string;
   /** neural players' batching and search settings (defaults: ai/neural DEFAULT_NEURAL) */
   neural?: Partial<NeuralSettings>;
-  /** each neural spec's model ref resolved in the registry (default: resolved by playShard) */
-  models?: Record<string, ModelRef>;
+  /** each neural spec's model ref resolved in the registry (default: resolved by playShard); a ref naming another host is pulled */
+  models?: Record<string, ModelRef & { host?: string | null }>;
+  /**
+   * the shard DB goes into this worker's data folder (`<dataDir>/shards/<workflowId>/<name of shardDb>`) and
+   * the result's ref names this worker's host; a worker without a host name (RINGRIFT_HOST) keeps shardDb
+   */
+  placeOnHost?: boolean;
 }
 
 export interface ShardResult {
@@ -58,6 +74,8 @@ export interface ShardResult {
   shardDb: string;
   games: number;
   resumedFrom: number;
+  /** where the shard DB lives (placeOnHost): host, path, sha256 */
+  ref?: ArtifactRef;
 }
 
 /** Heartbeat details: games done (resume hint) and the HeartbeatProgress fields the CLI adds up. */
@@ -74,15 +92,19 @@ export interface MergeInput {
   shardDbs: string[];
   /** instead of shardDbs (a bounded payload): shard-0000.db … in this folder, `count` of them */
   shardFolder?: { dir: string; count: number };
+  /** hosts that hold shards of shardFolder in their own data folders (placeOnHost); pulled over SFTP when not here */
+  shardHosts?: ShardHost[];
   outputDb: string;
   expectedGameIds: { first: number; count: number };
 }
 
-/** A large artifact travels by reference: path plus checksum. */
-export interface ArtifactRef {
-  path: string;
-  sha256: string;
+/** A host's folder of shard DBs (each completed one has its ref beside it, `<shard>.ref.json`). */
+export interface ShardHost {
+  host: string;
+  dir: string;
 }
+
+export type { ArtifactRef } from '../store/artifacts';
 
 export interface MergeResult extends ArtifactRef {
   gamesAdded: number;
@@ -96,6 +118,13 @@ export function selfplayGameId(workflowId: string, index: number): string {
 export function shardDir(outputDb: string, workflowId: string): string {
   return path.join(path.dirname(path.resolve(outputDb)), `.shards-${workflowId}`);
 }
+
+/** A run's shard folder in a host's own data folder (placeOnHost). */
+export function hostShardDir(dataDir: string, workflowId: string): string {
+  return path.join(dataDir, 'shards', workflowId.replace(/[^A-Za-z0-9_.-]/g, '_'));
+}
+
+const refFile = (shardDb: string) => `${shardDb}.ref.json`;
 
 /** GameReplayDB's termination_reason for our engine's victory reason (max_moves for a truncated game). */
 const TERMINATION_REASON: Record<string, string> = {
@@ -361,7 +390,7 @@ export function runShardThread(input: ShardInput, signal: AbortSignal, onMessage
   });
 }
 
-export function createSelfplayActivities(_deps: { client: Client }) {
+export function createSelfplayActivities(deps: { client: Client; config?: LoadedConfig }) {
   return {
     /**
      * Plays games [firstGame, firstGame+numGames) into the shard DB on a worker thread (so heartbeats,
@@ -381,6 +410,13 @@ export function createSelfplayActivities(_deps: { client: Client }) {
       if (ctx.info.attempt > 1)
         log.info('retrying shard', { shard: input.shardIndex, heartbeat: hb?.gamesDone ?? null, attempt: ctx.info.attempt });
       let beat = hb;
+      const host = workerHost(deps.config);
+      const placed = input.placeOnHost && host.name ? hostShardDir(host.dataDir, input.workflowId) : null;
+      if (placed) input = { ...input, shardDb: path.join(placed, path.basename(input.shardDb)) };
+      // models made on another host are pulled (sha256 checked, cached) before the first game
+      if (input.models && Object.values(input.models).some((m) => m.host && m.host !== host.name)) {
+        input = { ...input, models: await pullModels(input.models, deps.config, (pull) => ctx.heartbeat({ ...beat, pull })) };
+      }
       const result = await runShardThread(input, ctx.cancellationSignal, (msg) => {
         // progress travels in the heartbeat details only (no signal, no history event)
         if (msg.kind === 'game') beat = { gamesDone: msg.gamesDone, shard: input.shardIndex, done: msg.gamesDone } satisfies ShardHeartbeat;
@@ -391,50 +427,207 @@ export function createSelfplayActivities(_deps: { client: Client }) {
         throw err;
       });
       if (result.resumedFrom > 0) log.info('resumed shard', { shard: input.shardIndex, committed: result.resumedFrom });
-      return result;
+      if (!placed) return result;
+      selfContained(result.shardDb);
+      // the ref beside the shard tells the merge (on any host) what to pull and what it must hash to
+      const ref = await refOf(result.shardDb, host.name);
+      const tmp = `${refFile(result.shardDb)}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, JSON.stringify(ref) + '\n');
+      fs.renameSync(tmp, refFile(result.shardDb));
+      return { ...result, ref };
     },
 
-    /** Merges shard DBs into the output DB atomically (append when it exists), checks the count, removes the shards. */
+    /**
+     * Merges shard DBs into the output DB atomically (append when it exists), checks the count, removes
+     * the shards. Shards in other hosts' data folders (shardHosts) are pulled over SFTP first.
+     */
     async mergeSelfplayShards(merge: MergeInput): Promise<MergeResult> {
       const folder = merge.shardFolder;
-      const input = folder
-        ? {
-            ...merge,
-            shardDbs: Array.from({ length: folder.count }, (_, i) => path.join(folder.dir, `shard-${String(i).padStart(4, '0')}.db`)),
-          }
-        : merge;
-      const ids = Array.from({ length: input.expectedGameIds.count }, (_, k) =>
-        selfplayGameId(input.workflowId, input.expectedGameIds.first + k),
-      );
-      const present = input.shardDbs.filter((p) => fs.existsSync(p));
-      let gamesAdded = 0;
-      if (present.length === input.shardDbs.length) {
-        const res = mergeShardDbs(present, input.outputDb, {
-          boardType: input.boardType,
-          numPlayers: input.numPlayers,
-          append: fs.existsSync(input.outputDb),
-          duplicates: 'keep-first', // a retried merge finds its own games already there
-        });
-        gamesAdded = res.gamesAdded;
-      } else if (present.length > 0) {
-        throw new Error(`some shard DBs are missing: ${input.shardDbs.filter((p) => !fs.existsSync(p)).join(', ')}`);
-      }
-      const out = openGameDb(input.outputDb, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
-      let totalGames: number;
+      const ctx = Context.current();
+      const resolver = merge.shardHosts?.length
+        ? artifactResolver({ config: deps.config, signal: ctx.cancellationSignal, onProgress: (pull) => ctx.heartbeat({ pull }) })
+        : null;
       try {
-        const stored = new Set(listGameIds(out));
-        const missing = ids.filter((id) => !stored.has(id));
-        if (missing.length > 0) throw new Error(`output ${input.outputDb} lacks ${missing.length} games of this run, e.g. ${missing[0]}`);
-        totalGames = stored.size;
+        let shardDbs = folder
+          ? Array.from({ length: folder.count }, (_, i) => path.join(folder.dir, `shard-${String(i).padStart(4, '0')}.db`))
+          : merge.shardDbs;
+        const pulled: string[] = [];
+        const onHosts: { host: string; path: string }[] = [];
+        if (resolver && merge.shardHosts) {
+          const refs = await shardRefsOnHosts(merge.shardHosts, resolver.ctx);
+          const out: string[] = [];
+          for (const p of shardDbs) {
+            const ref = refs.get(path.basename(p));
+            if (fs.existsSync(p) || !ref) {
+              out.push(p);
+              continue;
+            }
+            const got = await resolveArtifact(ref, resolver.ctx).catch((err: Error) => {
+              throw artifactFailure(err);
+            });
+            if (got.via === 'pull') {
+              log.info('pulled shard', { shard: path.basename(p), host: ref.host, bytes: got.bytes, resumedFrom: got.resumedFrom });
+              pulled.push(got.path);
+            }
+            onHosts.push({ host: ref.host ?? '', path: ref.path });
+            out.push(got.path);
+          }
+          shardDbs = out;
+        }
+        const res = await mergeFiles({ ...merge, shardDbs }, workerHost(deps.config).name);
+        for (const p of pulled) fs.rmSync(p, { force: true });
+        if (resolver) await removeHostShards(onHosts, resolver.ctx);
+        return res;
       } finally {
-        closeGameDb(out);
+        resolver?.close();
       }
-      for (const p of input.shardDbs) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(p + suffix, { force: true });
-      const dir = path.dirname(input.shardDbs[0] ?? input.outputDb);
-      if (path.basename(dir).startsWith('.shards-') && fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
-      return { path: path.resolve(input.outputDb), sha256: await fileSha256(input.outputDb), gamesAdded, totalGames };
     },
   };
+}
+
+/** Folds the WAL into the file and drops it, so the one file is the whole DB (what a pull copies). */
+function selfContained(db: string): void {
+  const sqlite = new Database(db);
+  try {
+    sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    sqlite.pragma('journal_mode = DELETE');
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** A transfer failure retries (the environment); a checksum mismatch or a missing file is a fact about the data. */
+function artifactFailure(err: Error): Error {
+  if (ARTIFACT_DATA_FAILURES.includes(err.name)) return ApplicationFailure.nonRetryable(err.message, err.name);
+  return err;
+}
+
+/** Model refs of other hosts → local files (pulled over SFTP, sha256 checked, cached by content). */
+async function pullModels(
+  models: NonNullable<ShardInput['models']>,
+  config: LoadedConfig | undefined,
+  onProgress: (p: { sha256: string; host: string; bytesDone: number; size: number }) => void,
+): Promise<Record<string, ModelRef>> {
+  const r = artifactResolver({ config, onProgress, signal: Context.current().cancellationSignal });
+  try {
+    const out: Record<string, ModelRef> = {};
+    for (const [spec, m] of Object.entries(models)) {
+      const got = await resolveArtifact({ path: m.path, sha256: m.sha256, host: m.host ?? null }, r.ctx);
+      if (got.via === 'pull') log.info('pulled model', { model: m.id, host: m.host, bytes: got.bytes, resumedFrom: got.resumedFrom });
+      out[spec] = { id: m.id, path: got.path, sha256: m.sha256 };
+    }
+    return out;
+  } catch (err) {
+    throw artifactFailure(err as Error);
+  } finally {
+    r.close();
+  }
+}
+
+/** The completed shards' refs in each host's shard folder (read in place on this host, else over SFTP). */
+async function shardRefsOnHosts(hosts: ShardHost[], ctx: ResolveContext): Promise<Map<string, ArtifactRef>> {
+  const refs = new Map<string, ArtifactRef>();
+  for (const h of hosts) {
+    const here = h.host === ctx.self || (ctx.sharedHosts?.has(h.host) ?? false);
+    let texts: string[];
+    if (here) {
+      const names = fs.existsSync(h.dir) ? fs.readdirSync(h.dir).filter((n) => n.endsWith('.ref.json')) : [];
+      texts = names.map((n) => fs.readFileSync(path.join(h.dir, n), 'utf8'));
+    } else {
+      const session = await ctx.connect(h.host).catch((err: Error) => {
+        throw new ArtifactTransferError(`cannot list the shards on ${h.host}: ${err.message}`);
+      });
+      const names = (await listRemote(session.sftp, h.dir)).filter((n) => n.endsWith('.ref.json'));
+      texts = [];
+      for (const n of names) texts.push(await readRemoteText(session.sftp, path.posix.join(h.dir, n)));
+    }
+    for (const t of texts) {
+      const ref = JSON.parse(t) as ArtifactRef;
+      const name = path.basename(ref.path);
+      if (!refs.has(name)) refs.set(name, ref);
+    }
+  }
+  return refs;
+}
+
+/** Merged shards leave their hosts too (best effort: a leftover folder is only disk space). */
+async function removeHostShards(files: { host: string; path: string }[], ctx: ResolveContext): Promise<void> {
+  const dirs = new Map<string, string>();
+  for (const f of files) {
+    try {
+      if (f.host === ctx.self || ctx.sharedHosts?.has(f.host)) {
+        for (const p of [f.path, refFile(f.path), `${f.path}-wal`, `${f.path}-shm`]) fs.rmSync(p, { force: true });
+      } else {
+        const { sftp } = await ctx.connect(f.host);
+        for (const p of [refFile(f.path), f.path, `${f.path}-wal`, `${f.path}-shm`]) await removeRemote(sftp, p);
+      }
+      dirs.set(`${f.host}:${path.dirname(f.path)}`, f.host);
+    } catch (err) {
+      log.warn('could not remove a merged shard', { host: f.host, path: f.path, error: (err as Error).message });
+    }
+  }
+  for (const [key, host] of dirs) {
+    const dir = key.slice(host.length + 1);
+    try {
+      if (host === ctx.self || ctx.sharedHosts?.has(host)) {
+        if (fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+      } else await removeRemote((await ctx.connect(host)).sftp, dir, true);
+    } catch {
+      // not empty (another run's files) or already gone
+    }
+  }
+}
+
+/** The merge proper: shard files here → output DB, checked to hold every game of the run. */
+async function mergeFiles(input: MergeInput, host: string | null): Promise<MergeResult> {
+  const ids = Array.from({ length: input.expectedGameIds.count }, (_, k) =>
+    selfplayGameId(input.workflowId, input.expectedGameIds.first + k),
+  );
+  const present = input.shardDbs.filter((p) => fs.existsSync(p));
+  let gamesAdded = 0;
+  if (present.length === input.shardDbs.length) {
+    const res = mergeShardDbs(present, input.outputDb, {
+      boardType: input.boardType,
+      numPlayers: input.numPlayers,
+      append: fs.existsSync(input.outputDb),
+      duplicates: 'keep-first', // a retried merge finds its own games already there
+    });
+    gamesAdded = res.gamesAdded;
+  } else if (present.length > 0 && !holdsAll(input, ids)) {
+    // (a retry after a merge whose clean-up was cut short finds the games already in the output)
+    throw new Error(`some shard DBs are missing: ${input.shardDbs.filter((p) => !fs.existsSync(p)).join(', ')}`);
+  }
+  const out = openGameDb(input.outputDb, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
+  let totalGames: number;
+  try {
+    const stored = new Set(listGameIds(out));
+    const missing = ids.filter((id) => !stored.has(id));
+    if (missing.length > 0) throw new Error(`output ${input.outputDb} lacks ${missing.length} games of this run, e.g. ${missing[0]}`);
+    totalGames = stored.size;
+  } finally {
+    closeGameDb(out);
+  }
+  for (const p of input.shardDbs) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(p + suffix, { force: true });
+  const dir = path.dirname(input.shardDbs[0] ?? input.outputDb);
+  if (path.basename(dir).startsWith('.shards-') && fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+  return {
+    path: path.resolve(input.outputDb),
+    sha256: await fileSha256(input.outputDb),
+    ...(host ? { host } : {}),
+    gamesAdded,
+    totalGames,
+  };
+}
+
+function holdsAll(input: MergeInput, ids: string[]): boolean {
+  if (!fs.existsSync(input.outputDb)) return false;
+  const out = openGameDb(input.outputDb, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
+  try {
+    const stored = new Set(listGameIds(out));
+    return ids.every((id) => stored.has(id));
+  } finally {
+    closeGameDb(out);
+  }
 }
 
 export type SelfplayActivities = ReturnType<typeof createSelfplayActivities>;

@@ -9,7 +9,7 @@
  *      partial file's size after an interruption, checked, then renamed into the cache.
  *
  * Failures are told apart, because only some are facts about the data:
- *   ArtifactChecksumError  the source's bytes (a complete, fresh transfer) do not have the ref's sha256 (data fact)
+ *   ArtifactChecksumError  the source's bytes (read in place, or a complete fresh transfer) do not have the ref's sha256 (data fact)
  *   ArtifactMissingError   the file is on no reachable place: gone from its host, or a ref without a host (data fact)
  *   ArtifactTransferError  connection refused or lost, a host that is not configured here (environment; retry)
  */
@@ -132,9 +132,10 @@ export async function resolveArtifact(ref: ArtifactRef, ctx: ResolveContext): Pr
   const host = ref.host ?? null;
   if (host === null || host === ctx.self) {
     // nobody else to ask: the file is gone, or changed in place
-    const what = fs.existsSync(ref.path) ? `has changed (sha256 ${(await fileSha256(ref.path)).slice(0, 12)}…)` : 'does not exist';
-    throw new ArtifactMissingError(
-      `artifact ${ref.path}${host ? ` on ${host}` : ''} ${what}; expected sha256 ${ref.sha256.slice(0, 12)}… (nothing to pull it from)`,
+    const where = `artifact ${ref.path}${host ? ` on ${host}` : ''}`;
+    if (!fs.existsSync(ref.path)) throw new ArtifactMissingError(`${where} does not exist (nothing to pull it from)`);
+    throw new ArtifactChecksumError(
+      `${where}: sha256 mismatch: the file has ${(await fileSha256(ref.path)).slice(0, 12)}…, its ref says ${ref.sha256.slice(0, 12)}… (it changed or is corrupt)`,
     );
   }
   return withPullLock(partialPath(ctx.cacheDir, ref), ctx.signal, async () => {

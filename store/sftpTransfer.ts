@@ -6,7 +6,7 @@
  *   openSftp(client)                                   the SFTP session of a connected ssh2 client
  *   pullFile(sftp, remote, local, {offset, …})         remote → local, appending from `offset`
  *   pushFile(sftp, local, remote, {offset, …})         local → remote, the same the other way
- *   remoteStat(sftp, path) / readRemoteText / listRemote
+ *   remoteStat(sftp, path) / readRemoteText / listRemote / removeRemote
  */
 import fs from 'node:fs';
 import type { Client, OpenMode, SFTPWrapper } from 'ssh2';
@@ -70,6 +70,15 @@ export function listRemote(sftp: SFTPWrapper, dir: string): Promise<string[]> {
 /** A small remote file as text. */
 export function readRemoteText(sftp: SFTPWrapper, remote: string): Promise<string> {
   return new Promise((resolve, reject) => sftp.readFile(remote, (err, buf) => (err ? reject(err) : resolve(buf.toString('utf8')))));
+}
+
+/** Removes a remote file (or an empty folder); a path already gone is fine. */
+export function removeRemote(sftp: SFTPWrapper, remote: string, dir = false): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error | null) => (!err || (err as { code?: number }).code === 2 ? resolve() : reject(err));
+    if (dir) sftp.rmdir(remote, done);
+    else sftp.unlink(remote, done);
+  });
 }
 
 const openRemote = (sftp: SFTPWrapper, p: string, flags: OpenMode) =>

@@ -3,12 +3,11 @@
 // A worker names its host with RINGRIFT_HOST (`ringrift worker --host NAME`, or `cluster up`), so the
 // refs it writes say where their files live; its data folder is RINGRIFT_DATA_DIR, else its hosts.yaml
 // entry's dataDir, else <repo>/data. Other hosts are reached over SSH with their hosts.yaml entries.
-import fs from 'node:fs';
 import path from 'node:path';
-import { Client as SshClient } from 'ssh2';
 import { DEFAULT_CONFIG_DIR, REPO_ROOT, loadConfig, type LoadedConfig } from '../config/load';
 import type { HostSession, ResolveContext } from '../store/artifacts';
 import { openSftp } from '../store/sftpTransfer';
+import { connectSsh, expandHome, knownHostsPath } from './ssh';
 
 export interface WorkerHost {
   /** hosts.yaml name of this machine, or null (single machine, or shared storage only) */
@@ -16,8 +15,6 @@ export interface WorkerHost {
   dataDir: string;
   cacheDir: string;
 }
-
-type HostEntryLike = LoadedConfig['hosts']['hosts'][number] & { dataDir?: string };
 
 function configOf(config?: LoadedConfig): LoadedConfig {
   return config ?? loadConfig(process.env.RINGRIFT_CONFIG_DIR ?? DEFAULT_CONFIG_DIR);
@@ -27,11 +24,9 @@ function configOf(config?: LoadedConfig): LoadedConfig {
 export function workerHost(config?: LoadedConfig, env: NodeJS.ProcessEnv = process.env): WorkerHost {
   const name = env.RINGRIFT_HOST?.trim() || null;
   let dataDir = env.RINGRIFT_DATA_DIR?.trim() || null;
-  if (!dataDir && name) {
-    const entry = configOf(config).hosts.hosts.find((h) => h.name === name) as HostEntryLike | undefined;
-    dataDir = entry?.dataDir ?? null;
-  }
-  const dir = path.resolve(REPO_ROOT, dataDir ?? 'data');
+  const entry = name ? configOf(config).hosts.hosts.find((h) => h.name === name) : undefined;
+  if (!dataDir && entry) dataDir = entry.dataDir ?? (entry.repoPath ? path.join(entry.repoPath, 'data') : null);
+  const dir = path.resolve(REPO_ROOT, expandHome(dataDir ?? 'data'));
   return { name, dataDir: dir, cacheDir: path.join(dir, 'cache') };
 }
 
@@ -41,7 +36,7 @@ export async function connectHostSftp(config: LoadedConfig, hostName: string): P
   if (!entry) {
     throw new Error(`host "${hostName}" is not in ${config.dir}/hosts.yaml: add it (address, ssh) so this worker can pull from it`);
   }
-  const client = await connectStandIn(entry as HostEntryLike, config);
+  const client = await connectSsh(entry, { knownHostsFile: knownHostsPath(config) });
   try {
     const sftp = await openSftp(client);
     let open = true;
@@ -58,16 +53,19 @@ export async function connectHostSftp(config: LoadedConfig, hostName: string): P
  * Artifact resolution for an activity: this worker's host and cache, one SSH connection per host
  * (reused by every pull of the activity; close() ends them), progress to `onProgress`.
  */
-export function artifactResolver(opts: { config?: LoadedConfig; onProgress?: ResolveContext['onProgress']; signal?: AbortSignal } = {}): {
-  ctx: ResolveContext;
-  host: WorkerHost;
-  close(): void;
-} {
+export function artifactResolver(
+  opts: { config?: LoadedConfig; host?: WorkerHost; onProgress?: ResolveContext['onProgress']; signal?: AbortSignal } = {},
+): { ctx: ResolveContext; host: WorkerHost; close(): void } {
   const config = configOf(opts.config);
-  const host = workerHost(config);
+  const host = opts.host ?? workerHost(config);
   const open = new Map<string, Promise<HostSession>>();
+  // hosts marked `shared` have one file system: their paths are ours when we are one of them (or unnamed)
+  const selfEntry = config.hosts.hosts.find((h) => h.name === host.name);
+  const shared = host.name === null || (selfEntry?.shared ?? false);
+  const sharedHosts = new Set(shared ? config.hosts.hosts.filter((h) => h.shared).map((h) => h.name) : []);
   const ctx: ResolveContext = {
     self: host.name,
+    sharedHosts,
     cacheDir: host.cacheDir,
     connect: async (name) => {
       let s = open.get(name);
@@ -93,35 +91,4 @@ export function artifactResolver(opts: { config?: LoadedConfig; onProgress?: Res
       open.clear();
     },
   };
-}
-
-// --- stand-in until workers/ssh.ts (helper "cluster") lands ---
-async function connectStandIn(entry: HostEntryLike, config: LoadedConfig): Promise<SshClient> {
-  const e = entry as unknown as { address: string; ssh?: { user: string; port?: number; identityFile?: string; keyPath?: string } };
-  const knownHostsFile =
-    (config.hosts as unknown as { knownHostsFile?: string }).knownHostsFile ??
-    path.join(process.env.HOME ?? '', '.ringrift', 'known_hosts');
-  const port = e.ssh?.port ?? 22;
-  const keyFile = e.ssh?.identityFile ?? e.ssh?.keyPath;
-  const pinned = fs.existsSync(knownHostsFile)
-    ? fs
-        .readFileSync(knownHostsFile, 'utf8')
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/))
-        .filter((p) => p[0] === (port === 22 ? e.address : `[${e.address}]:${port}`))
-        .map((p) => p[2])
-    : [];
-  return new Promise((resolve, reject) => {
-    const c = new SshClient();
-    c.once('ready', () => resolve(c));
-    c.once('error', reject);
-    c.connect({
-      host: e.address,
-      port,
-      username: e.ssh?.user ?? process.env.USER ?? 'root',
-      ...(keyFile ? { privateKey: fs.readFileSync(keyFile) } : {}),
-      readyTimeout: 20_000,
-      hostVerifier: (key: Buffer) => pinned.includes(key.toString('base64')),
-    });
-  });
 }

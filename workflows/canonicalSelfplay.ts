@@ -1,6 +1,7 @@
 // canonical self-play: play numGames games in shards (one activity each), then merge them into one DB.
 import { condition, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
-import type { MergeResult, SelfplayActivities, ShardInput, ShardResult } from '../activities/selfplay';
+import type { MergeResult, SelfplayActivities, ShardHost, ShardInput, ShardResult } from '../activities/selfplay';
+import type { ModelRef } from '../ai/evaluator';
 import type { BoardType } from '../engine';
 import type { z } from 'zod';
 import type { selfplayInputSchema } from './inputSchemas';
@@ -10,6 +11,8 @@ import { progressQuery, shardProgressSignal, trackShards, type PhaseProgress } f
 
 /** Runs from before the bounded fan-out started every shard at once; replay them as they ran. */
 const FAN_OUT_PATCH = 'bounded-fan-out-v1';
+/** Shards are written in the data folder of the worker's host and merged from there (SFTP when needed). */
+const SHARD_HOSTS_PATCH = 'shards-on-worker-hosts-v1';
 
 export interface SelfplayInput {
   boardType: BoardType;
@@ -24,6 +27,8 @@ export interface SelfplayInput {
   /** Queue that plays shards (default cpu). */
   activityQueue?: string;
   heartbeatTimeoutSeconds?: number;
+  /** each neural spec's model (a ref naming the host that holds it is pulled by shard workers elsewhere) */
+  models?: Record<string, ModelRef & { host?: string | null }>;
 }
 
 /** What a run may be started with (Web UI, `temporal` CLI): optional fields come from config. */
@@ -41,14 +46,16 @@ export interface SelfplayResult {
   games: number;
   shardCount?: number;
   /** every shard when the run has at most SHARDS_LISTED of them, else only those that resumed after a retry */
-  shards: { index: number; games: number; resumedFrom: number }[];
+  shards: { index: number; games: number; resumedFrom: number; host?: string }[];
+  /** the hosts whose data folders held shards (one entry per host, whatever the run size) */
+  shardHosts?: ShardHost[];
 }
 
 /** Results list each shard up to this many shards (a bounded payload whatever the run size). */
 export const SHARDS_LISTED = 1000;
 
 type ShardSummary = Omit<SelfplayResult, 'outputDb'>;
-type SelfplayCtx = { input: SelfplayInput; workflowId: string };
+type SelfplayCtx = { input: SelfplayInput; workflowId: string; onHosts?: boolean };
 
 export const shardFileName = (index: number) => `shard-${String(index).padStart(4, '0')}.db`;
 
@@ -69,12 +76,20 @@ export const shardCount = (input: Pick<SelfplayInput, 'numGames' | 'shardSize'>)
 export const selfplayShards = defineFanOut<SelfplayCtx, ShardResult, ShardSummary>({
   name: 'selfplay-shards',
   activity: 'playSelfplayShard',
-  input: ({ input, workflowId }, i) => shardInput(input, workflowId, shardOf(input, workflowId, i)),
+  input: ({ input, workflowId, onHosts }, i) => ({
+    ...shardInput(input, workflowId, shardOf(input, workflowId, i)),
+    ...(onHosts ? { placeOnHost: true } : {}),
+  }),
   units: ({ input, workflowId }, i) => shardOf(input, workflowId, i).numGames,
   done: (r) => r.games,
   empty: () => ({ games: 0, shardCount: 0, shards: [] }),
   add: (s, _i, r) =>
-    listShards(s, { games: r.games, shardCount: 1, shards: [{ index: r.shardIndex, games: r.games, resumedFrom: r.resumedFrom }] }),
+    listShards(s, {
+      games: r.games,
+      shardCount: 1,
+      shards: [{ index: r.shardIndex, games: r.games, resumedFrom: r.resumedFrom, ...(r.ref?.host ? { host: r.ref.host } : {}) }],
+      ...(r.ref?.host ? { shardHosts: [{ host: r.ref.host, dir: dirOf(r.ref.path) }] } : {}),
+    }),
   merge: listShards,
 });
 
@@ -87,8 +102,14 @@ function listShards(a: ShardSummary, b: ShardSummary): ShardSummary {
     a.shards = a.shards.filter((s) => s.resumedFrom > 0);
   }
   a.shards = a.shards.slice(0, SHARDS_LISTED);
+  for (const h of b.shardHosts ?? []) {
+    a.shardHosts ??= [];
+    if (!a.shardHosts.some((x) => x.host === h.host && x.dir === h.dir)) a.shardHosts.push(h);
+  }
   return a;
 }
+
+const dirOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.');
 
 /** The folder of a run's shard DBs (shard-0000.db, shard-0001.db, ...). */
 export function shardFolder(input: Pick<SelfplayInput, 'outputDb'>, workflowId: string): string {
@@ -108,6 +129,7 @@ function shardInput(input: SelfplayInput, workflowId: string, s: ShardPlan): Sha
     playerMix: input.playerMix,
     maxMoves: input.maxMoves,
     shardDb: s.shardDb,
+    ...(input.models ? { models: input.models } : {}),
   };
 }
 
@@ -133,7 +155,8 @@ export async function canonicalSelfplay(raw: SelfplayStartInput): Promise<Selfpl
     retry: { maximumAttempts: 5, initialInterval: '1s', nonRetryableErrorTypes: ['GameConfigMismatchError'] },
   };
   progress = fanOutProgress('selfplay', 'games', input.numGames, shardCount(input), queue);
-  const played = await fanOut(selfplayShards, { input, workflowId }, shardCount(input), shards, progress);
+  const onHosts = patched(SHARD_HOSTS_PATCH);
+  const played = await fanOut(selfplayShards, { input, workflowId, ...(onHosts ? { onHosts } : {}) }, shardCount(input), shards, progress);
 
   progress.phase = 'merge';
   // the merge reads the shard folder (no list of paths: a bounded payload for any number of shards)
@@ -144,6 +167,7 @@ export async function canonicalSelfplay(raw: SelfplayStartInput): Promise<Selfpl
     numPlayers: input.numPlayers,
     shardDbs: [],
     shardFolder: { dir: shardFolder(input, workflowId), count: shardCount(input) },
+    ...(played.shardHosts?.length ? { shardHosts: played.shardHosts } : {}),
     outputDb: input.outputDb,
     expectedGameIds: { first: 0, count: input.numGames },
   });

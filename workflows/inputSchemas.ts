@@ -52,6 +52,18 @@ export const selfplayInputSchema = z.strictObject({
   maxMoves: int(1).optional().describe('stop a game after this many moves [config: maxMoves]'),
   activityQueue: queue.optional().describe('queue that plays the shards [config: queue]'),
   heartbeatTimeoutSeconds: seconds.optional().describe('a shard whose worker is silent this long is retried elsewhere [config]'),
+  models: z
+    .record(
+      z.string(),
+      z.strictObject({
+        id: text('a model id'),
+        path: text('a file path'),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be a sha256 (64 hex digits)' }),
+        host: z.string().nullable().optional(),
+      }),
+    )
+    .optional()
+    .describe("each neural player's model by ref: {id, path, sha256, host}; a host's file is pulled over SFTP (default: the registry)"),
 });
 
 export const parityInputSchema = z.strictObject({
