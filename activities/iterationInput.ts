@@ -86,6 +86,7 @@ export function completeTrainingIteration(
     },
     regressionGames: d.regressionGames,
     heartbeatTimeoutSeconds: d.heartbeatTimeoutSeconds,
+    train: d.train,
   };
   return { input, problems: player.problems };
 }

@@ -37,19 +37,20 @@ const phaseBase = { queue: queueName.optional() };
 
 /** phases.iteration when a config leaves it out (the same values as config/pipeline.yaml) */
 const ITERATION_DEFAULTS = {
-  games: 600,
+  games: 400,
   firstPlayer: 'heuristic',
   bestPlayer: 'mcts:{model}:sims=32',
-  trainSteps: 300,
+  trainSteps: 200,
   dataDir: 'data',
   gauntlet: {
-    gamesPerBaseline: 20,
-    candidatePlayer: 'mcts:{model}:sims=64',
-    floors: { random: 0.7 },
+    gamesPerBaseline: 30,
+    candidatePlayer: 'mcts:{model}:sims=32',
+    floors: { random: 0.6 },
     sprt: { elo0: 0, elo1: 50, alpha: 0.05, beta: 0.05, maxGames: 200 },
   },
   regressionGames: 0,
   heartbeatTimeoutSeconds: null,
+  train: { batchSize: 128, blocks: 4, channels: 32 },
 };
 
 /** Per-worker Prometheus endpoint (/metrics, /health): workers/metricsServer.ts. */
@@ -222,6 +223,15 @@ export const pipelineSchema = z.strictObject({
         regressionGames: z.number().int().min(0),
         /** every phase's heartbeat timeout (a silent worker's work is retried elsewhere after it); null: each phase's own */
         heartbeatTimeoutSeconds: seconds.nullable(),
+        /** the iteration's network and batch (replacing phases.train's); a warm start needs the same network every time */
+        train: z
+          .strictObject({
+            batchSize: positiveInt.optional(),
+            learningRate: z.number().positive().optional(),
+            blocks: positiveInt.nullable().optional(),
+            channels: positiveInt.nullable().optional(),
+          })
+          .default({}),
       })
       .default(ITERATION_DEFAULTS),
   }),

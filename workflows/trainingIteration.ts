@@ -75,6 +75,8 @@ export interface TrainingIterationPlan {
   regressionGames: number;
   /** every phase's heartbeat timeout, or null: each phase's own */
   heartbeatTimeoutSeconds: number | null;
+  /** the iteration's network and batch, over phases.train's */
+  train: { batchSize?: number; learningRate?: number; blocks?: number | null; channels?: number | null };
 }
 
 export interface EloInterval {
@@ -231,7 +233,7 @@ export async function trainingIteration(raw: TrainingIterationStartInput): Promi
     npz: [paths.npzDir],
     initFrom: plan.bestId ?? 'scratch',
     registryDir: plan.registryDir,
-    hyperparameters: { steps: plan.trainSteps, seed: plan.seed },
+    hyperparameters: { ...plan.train, steps: plan.trainSteps, seed: plan.seed },
     ...hb,
   });
   const candidateId = trained.model.id;

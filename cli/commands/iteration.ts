@@ -67,14 +67,18 @@ export function registerIteration(run: Command): void {
       if (problems.length > 0) throw new UserError(problems.map((p) => p.replace(/^selfplayPlayer:/, '--selfplay-player:')).join('; '));
       if (o.dryRun) {
         const paths = iterationPaths(plan, workflowId);
-        const g = plan.gauntlet as { gamesPerOpponent: number; floors: Record<string, number>; sprt: { maxGames: number } };
+        const g = plan.gauntlet;
         console.log(`dry run: iteration ${plan.iteration} of ${plan.configKey}, nothing started`);
         console.log(`  workflow id: ${workflowId}`);
         console.log(`  self-play:   ${plan.games} games as ${plan.selfplayPlayer} (seed ${plan.seed}) → ${paths.gamesDb}`);
         console.log(`  export:      ${paths.npzDir}/${paths.npzName}`);
-        console.log(`  train:       ${plan.trainSteps} steps from ${plan.bestId ?? 'scratch'} on ${paths.npzDir}`);
+        const t = { ...cfg.pipeline.phases.train, ...plan.train };
+        const net = t.blocks && t.channels ? `${t.blocks}×${t.channels}` : `${t.preset} preset`;
         console.log(
-          `  promote:     ${plan.skipGates ? 'gates skipped' : `gauntlet ${g.gamesPerOpponent} games per baseline, floors ${JSON.stringify(g.floors)}${plan.bestId ? `, SPRT vs best up to ${g.sprt.maxGames} games` : ''}`}`,
+          `  train:       ${plan.trainSteps} steps × ${t.batchSize} of a ${net} net from ${plan.bestId ?? 'scratch'} on ${paths.npzDir}`,
+        );
+        console.log(
+          `  promote:     ${plan.skipGates ? 'gates skipped' : `gauntlet ${g.gamesPerOpponent} games per baseline, floors ${JSON.stringify(g.floors)}${plan.bestId ? `, SPRT vs best up to ${g.sprt?.maxGames ?? '-'} games` : ''}`}`,
         );
         return;
       }

@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -17,6 +16,7 @@ import { bestModel, listModels, withRegistry } from '../../store/registry';
 import { modelLineage } from '../../store/registryLineage';
 import { childId, type TrainingIterationResult } from '../../workflows/trainingIteration';
 import { RINGRIFT_BIN, startTestServer, startTestWorker, testClient } from '../helpers/temporal';
+import { tinyIterationConfig } from '../helpers/iteration';
 import { tmpDir } from '../parity/helpers';
 
 const TEMPORAL = path.join(REPO_ROOT, 'tools', 'bin', 'temporal');
@@ -36,31 +36,6 @@ async function listed(address: string, query: string, expect: string): Promise<s
     if (ids.includes(expect) || i >= 40) return ids;
     await sleep(250);
   }
-}
-
-/** A config folder whose iteration is tiny: 16 games, 12 steps of a 1×8 net, 4 gauntlet games per opponent. */
-export function tinyIterationConfig(dir: string, extra: string[] = []): string {
-  const cfgDir = path.join(dir, 'config');
-  fs.mkdirSync(cfgDir, { recursive: true });
-  fs.writeFileSync(
-    path.join(cfgDir, 'pipeline.yaml'),
-    [
-      `registry: { dir: ${path.join(dir, 'models')} }`,
-      'phases:',
-      '  canonical_selfplay: { shardSize: 4 }',
-      '  train: { blocks: 1, channels: 8, checkpointEvery: 6, batchSize: 32 }',
-      `  gauntlet: { baselines: [random], roundsPerShard: 2, evalDir: ${path.join(dir, 'eval')} }`,
-      '  iteration:',
-      '    games: 16',
-      '    trainSteps: 12',
-      `    dataDir: ${path.join(dir, 'data')}`,
-      "    bestPlayer: 'policy:{model}'",
-      "    gauntlet: { gamesPerBaseline: 4, candidatePlayer: 'policy:{model}', floors: { random: 0 }, sprt: { elo0: 0, elo1: 50, alpha: 0.05, beta: 0.05, maxGames: 4 } }",
-      ...extra,
-      '',
-    ].join('\n'),
-  );
-  return cfgDir;
 }
 
 test(
