@@ -215,24 +215,20 @@ test(
       git(work, 'push', '--quiet', 'origin', 'HEAD');
       const target = git(work, 'rev-parse', 'HEAD'); // only origin has it: the host must fetch it
       // The set-up there is the real scripts/setup.sh; it finds this checkout's installs (symlinked) up to date.
-      // It would reinstall into them if they were not, so check first, as setup.sh does.
+      // It would reinstall or build into them if they were not, so check first, as setup.sh does.
+      const installedFor = (committed: string, marker: string): boolean => {
+        try {
+          return execFileSync('git', ['-C', REPO_ROOT, 'show', `${old}:${committed}`]).equals(
+            fs.readFileSync(path.join(REPO_ROOT, marker)),
+          );
+        } catch {
+          return false;
+        }
+      };
       const upToDate =
-        execFileSync(
-          'sh',
-          [
-            '-c',
-            `git -C "${REPO_ROOT}" show ${old}:package-lock.json | cmp -s - "${REPO_ROOT}/node_modules/.ringrift-lock" && echo y || true`,
-          ],
-          { encoding: 'utf8' },
-        ).trim() === 'y' &&
-        execFileSync(
-          'sh',
-          [
-            '-c',
-            `git -C "${REPO_ROOT}" show ${old}:requirements.txt | cmp -s - "${REPO_ROOT}/.venv/.ringrift-requirements" && echo y || true`,
-          ],
-          { encoding: 'utf8' },
-        ).trim() === 'y';
+        installedFor('package-lock.json', 'node_modules/.ringrift-lock') &&
+        installedFor('requirements.txt', '.venv/.ringrift-requirements') &&
+        ['temporal', 'temporal-server', 'temporal-sql-tool'].every((b) => fs.existsSync(path.join(REPO_ROOT, 'tools', 'bin', b)));
       for (const d of ['node_modules', '.venv', 'tools']) fs.symlinkSync(path.join(REPO_ROOT, d), path.join(repo, d));
       const updConfig = path.join(cluster.dir, 'config-update');
       writeConfig(updConfig, cluster.knownHostsFile, [{ ...entries[0]!, repoPath: repo }]);
@@ -247,7 +243,7 @@ test(
       assert.equal(git(repo, 'rev-parse', 'HEAD'), old, 'dry run changed nothing');
 
       if (!upToDate) {
-        st.skip('this checkout’s node_modules/.venv are not set up for HEAD: the real update would reinstall them');
+        st.skip('this checkout’s node_modules/.venv/tools are not set up for HEAD: the real update would reinstall or build into them');
         return;
       }
       const up = await ringrift(updConfig, ['cluster', 'up'], env);
