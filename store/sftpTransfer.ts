@@ -33,8 +33,10 @@ export interface TransferResult {
   offset: number;
 }
 
-export const DEFAULT_CHUNK = 256 * 1024;
-export const DEFAULT_CONCURRENCY = 16;
+/** Under OpenSSH's read limit (256 KiB less ssh2's 2 KiB overhead), so ssh2 never splits a request in two. */
+export const DEFAULT_CHUNK = 252 * 1024;
+/** 8 × 252 KiB is about ssh2's 2 MiB channel window: more in flight only waits on it. */
+export const DEFAULT_CONCURRENCY = 8;
 
 /** The SFTP session of a connected client. */
 export function openSftp(client: Client): Promise<SFTPWrapper> {
