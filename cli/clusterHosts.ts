@@ -2,9 +2,11 @@
 // Workers run detached (setsid, nohup) from the host's checkout, each with a pid file and a log in
 // <dataDir>/cluster/<host>/; a pid counts only while its command line is still `cli/main.ts worker`.
 import type { Client } from 'ssh2';
-import type { LoadedConfig } from '../config/load';
+import { resolveFromRoot, type LoadedConfig } from '../config/load';
 import type { HostEntry } from '../config/schema';
 import { execSsh, knownHostsPath, shPath, shQuote, withSsh, type SshOptions } from '../workers/ssh';
+import { hostFacts } from '../workers/hostFacts';
+import { isOurs, readPidRecords } from './background';
 import { UserError } from './errors';
 
 export interface WorkerProcess {
@@ -170,6 +172,27 @@ export function formatHostStatus(s: HostStatus): string {
       ? `  workers: ${f.workers.map((w) => `${w.name} (pid ${w.pid})`).join(', ')}; polling ${polls.join(', ')}`
       : '  workers: none running',
     `  ${configured}`,
+  ].join('\n');
+}
+
+/** A host without `ssh` is this machine: its facts, and the workers `ringrift dev up` started. */
+export function localStatus(cfg: LoadedConfig, host: HostEntry) {
+  const facts = hostFacts();
+  const workers = readPidRecords(resolveFromRoot(cfg.pipeline.dev.stateDir))
+    .filter((r) => r.name.startsWith('worker-') && isOurs(r))
+    .map((r) => ({ name: r.name, queue: r.name.replace(/^worker-/, ''), pid: r.pid }));
+  return { name: host.name, local: true, ...facts, workers };
+}
+
+export function formatLocalStatus(cfg: LoadedConfig, host: HostEntry): string {
+  const s = localStatus(cfg, host);
+  const gpu = s.gpus.length ? s.gpus.map((g) => g.name).join('; ') : 'none';
+  return [
+    `${host.name}: this machine ('ringrift dev up'), ${s.platform}, ${s.cores} cores, ${s.memoryGiB} GiB memory, GPU: ${gpu}`,
+    s.workers.length
+      ? `  workers: ${s.workers.map((w) => `${w.name} (pid ${w.pid})`).join(', ')}; polling ${[...new Set(s.workers.map((w) => w.queue))].join(', ')}`
+      : '  workers: none running',
+    `  configured: ${host.queues.join(', ')}`,
   ].join('\n');
 }
 

@@ -12,6 +12,8 @@ import { cliConfig } from '../context';
 import { UserError } from '../errors';
 import {
   formatHostStatus,
+  formatLocalStatus,
+  localStatus,
   hostStatuses,
   mapLimit,
   remoteFacts,
@@ -145,14 +147,17 @@ function collectErrors(results: PromiseSettledResult<unknown>[]): void {
 function registerHostCommands(cluster: Command): void {
   cluster
     .command('list')
-    .description('each SSH host: reachable?, OS, cores, memory, GPU, checkout commit, workers running and the queues they poll')
+    .description('each host: reachable?, OS, cores, memory, GPU, checkout commit, workers running and the queues they poll')
     .option('--hosts <names>', 'only these hosts (comma-separated)')
     .option('--accept-new', 'pin the host key of a host never seen before')
     .option('--json', 'print JSON')
     .action(async (opts: { hosts?: string; acceptNew?: boolean; json?: boolean }, cmd: Command) => {
       const cfg = cliConfig(cmd);
-      const statuses = await hostStatuses(cfg, selectHosts(cfg, opts.hosts), opts.acceptNew);
-      console.log(opts.json ? JSON.stringify(statuses.map(hostJson), null, 2) : statuses.map(formatHostStatus).join('\n'));
+      const locals = opts.hosts ? [] : cfg.hosts.hosts.filter((h) => !h.ssh);
+      const remote = opts.hosts || locals.length === 0 ? selectHosts(cfg, opts.hosts) : cfg.hosts.hosts.filter((h) => h.ssh);
+      const statuses = await hostStatuses(cfg, remote, opts.acceptNew);
+      if (opts.json) console.log(JSON.stringify([...locals.map((h) => localStatus(cfg, h)), ...statuses.map(hostJson)], null, 2));
+      else console.log([...locals.map((h) => formatLocalStatus(cfg, h)), ...statuses.map(formatHostStatus)].join('\n'));
       if (statuses.some((s) => !s.reachable)) process.exitCode = 1;
     });
   cluster

@@ -34,7 +34,11 @@ function writeConfig(dir: string, knownHostsFile: string, hosts: Record<string, 
   // a short drain so `down` is quick; a short probe window for health
   fs.writeFileSync(
     path.join(dir, 'pipeline.yaml'),
-    YAML.stringify({ workers: { shutdownGraceSeconds: 5 }, health: { scheduleToStartSeconds: 5 } }),
+    YAML.stringify({
+      workers: { shutdownGraceSeconds: 5 },
+      health: { scheduleToStartSeconds: 5 },
+      dev: { stateDir: path.join(dir, 'state') },
+    }),
   );
 }
 
@@ -98,9 +102,10 @@ test(
           new RegExp(`^${h.name}: ${h.user}@127\\.0\\.0\\.1:${h.port} reachable, Linux .*, \\d+ cores, [\\d.]+ GiB memory, GPU: `, 'm'),
         );
       }
-      assert.equal(r.out.match(/workers: none running/g)?.length, 2, r.out);
+      assert.equal(r.out.match(/workers: none running/g)?.length, 3, r.out); // the local entry's too (its dev state folder is empty)
       assert.equal(r.out.match(/configured: cpu ×1/g)?.length, 2, r.out);
       assert.match(r.out, new RegExp(`checkout: ${REPO_ROOT} at [0-9a-f]{12}`));
+      assert.match(r.out, /^local: this machine \('ringrift dev up'\), linux-\w+, \d+ cores, [\d.]+ GiB memory, GPU: /m);
     });
 
     const pids: Record<string, number> = {};
