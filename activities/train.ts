@@ -12,7 +12,9 @@ import { RegistryError, getModel, modelId, registerModel, resolveModel, withRegi
 import { TrainingNpzError, describeTrainingNpz, expandNpzInputs, type TrainingNpzInfo } from '../store/trainingNpz';
 import { runChild } from '../workers/childProcesses';
 import { gitCommit } from './npzExport';
-import type { ArtifactRef } from './parity';
+import type { LoadedConfig } from '../config/load';
+import { ARTIFACT_DATA_FAILURES, refOf, resolveArtifact, type ArtifactRef, type ResolveContext } from '../store/artifacts';
+import { artifactResolver, workerHost } from '../workers/artifactHost';
 import { TRAINER_EXIT_FAILURES } from './trainFailures';
 import { recordTrainingProgress, recordTrainingStart } from '../workers/metrics';
 
@@ -46,6 +48,8 @@ export interface ParentModel {
 }
 
 export interface TrainPlan {
+  /** the planning worker's host: where the NPZ files and the parent checkpoint are (absent: shared storage) */
+  host?: string;
   configKey: string;
   data: TrainingNpzInfo[];
   parent: ParentModel | null;
@@ -79,6 +83,8 @@ export interface TrainHeartbeat {
 export interface TrainRunResult {
   onnx: ArtifactRef;
   checkpoint: string;
+  /** the checkpoint with its sha256 and host (so a register on another host can pull it) */
+  checkpointRef?: ArtifactRef;
   runDir: string;
   steps: number;
   /** the step this attempt resumed from (null: it started fresh) */
@@ -142,6 +148,48 @@ function trainerArgs(input: TrainRunInput, runDir: string): string[] {
   return args;
 }
 
+function freshHeartbeat(input: TrainRunInput): TrainHeartbeat {
+  return {
+    step: 0,
+    totalSteps: input.hyperparameters.steps,
+    policyLoss: null,
+    valueLoss: null,
+    positionsPerSecond: null,
+    checkpointStep: null,
+    checkpoint: null,
+  };
+}
+
+/**
+ * A local file for each input of a training run: a ref naming another host is pulled over SFTP
+ * (checked, cached); one without is checked in place as before.
+ */
+async function localInputs(input: TrainRunInput, ctx: ResolveContext): Promise<TrainRunInput> {
+  const local = async (ref: ArtifactRef, what: string): Promise<ArtifactRef> => {
+    if (!ref.host) {
+      await checkRef(ref, what);
+      return ref;
+    }
+    try {
+      const got = await resolveArtifact(ref, ctx);
+      if (got.via === 'pull') log.info('pulled training input', { what, host: ref.host, bytes: got.bytes, resumedFrom: got.resumedFrom });
+      return { path: got.path, sha256: ref.sha256 };
+    } catch (err) {
+      // gone or altered at the source: the run's plan no longer holds; a lost connection retries
+      if (ARTIFACT_DATA_FAILURES.includes((err as Error).name)) {
+        throw ApplicationFailure.nonRetryable(`${what}: ${(err as Error).message}`, 'Train:bad_input_plan');
+      }
+      throw err;
+    }
+  };
+  const data: ArtifactRef[] = [];
+  for (const d of input.data) data.push(await local(d, 'NPZ'));
+  const parent = input.parent
+    ? { ...input.parent, checkpoint: await local(input.parent.checkpoint, `checkpoint of ${input.parent.id}`) }
+    : null;
+  return { ...input, data, parent };
+}
+
 async function checkRef(ref: ArtifactRef, what: string): Promise<void> {
   if (!fs.existsSync(ref.path)) throw ApplicationFailure.nonRetryable(`${what} ${ref.path} is gone`, 'Train:bad_input_plan');
   const sha = await fileSha256(ref.path);
@@ -153,7 +201,7 @@ async function checkRef(ref: ArtifactRef, what: string): Promise<void> {
   }
 }
 
-export function createTrainActivities(deps: { client: Client; identity: string }) {
+export function createTrainActivities(deps: { client: Client; identity: string; config?: LoadedConfig }) {
   return {
     /** Every NPZ readable and of this config key, a training split, the warm-start model of this config key. */
     async planTraining(input: TrainPlanInput): Promise<TrainPlan> {
@@ -174,7 +222,8 @@ export function createTrainActivities(deps: { client: Client; identity: string }
           }
           parent = { id: m.id, checkpoint: { path: m.checkpointPath, sha256: m.checkpointSha256 } };
         }
-        return { configKey: input.configKey, data, parent, trainPositions, valPositions };
+        const host = workerHost(deps.config).name;
+        return { ...(host ? { host } : {}), configKey: input.configKey, data, parent, trainPositions, valPositions };
       } catch (err) {
         if (err instanceof TrainingNpzError || err instanceof RegistryError) {
           throw ApplicationFailure.nonRetryable(err.message, 'Train:bad_input_plan');
@@ -184,26 +233,30 @@ export function createTrainActivities(deps: { client: Client; identity: string }
     },
 
     /** Runs the trainer to the target step; a retry resumes from the run folder's checkpoint. */
-    async trainModel(input: TrainRunInput): Promise<TrainRunResult> {
+    async trainModel(planned: TrainRunInput): Promise<TrainRunResult> {
       const ctx = Context.current();
       const info = ctx.info;
       const started = Date.now();
-      for (const d of input.data) await checkRef(d, 'NPZ');
-      if (input.parent) await checkRef(input.parent.checkpoint, `checkpoint of ${input.parent.id}`);
+      const host = workerHost(deps.config).name;
+      const resolver = artifactResolver({
+        config: deps.config,
+        signal: ctx.cancellationSignal,
+        // a pull's offset rides on the training heartbeat (a retry still reads a TrainHeartbeat back)
+        onProgress: (pull) =>
+          ctx.heartbeat({ ...((info.heartbeatDetails as TrainHeartbeat | undefined) ?? freshHeartbeat(planned)), pull }),
+      });
+      let input: TrainRunInput;
+      try {
+        input = await localInputs(planned, resolver.ctx);
+      } finally {
+        resolver.close();
+      }
       const runDir = trainRunDir(input.registryDir, input.workflowId);
       fs.mkdirSync(runDir, { recursive: true });
       const previous = info.heartbeatDetails as TrainHeartbeat | undefined;
       if (previous) log.info('training retry: the last attempt reported', { attempt: info.attempt, ...previous });
 
-      const hb: TrainHeartbeat = previous ?? {
-        step: 0,
-        totalSteps: input.hyperparameters.steps,
-        policyLoss: null,
-        valueLoss: null,
-        positionsPerSecond: null,
-        checkpointStep: null,
-        checkpoint: null,
-      };
+      const hb: TrainHeartbeat = previous ?? freshHeartbeat(input);
       let resumedFrom: number | null = null;
       let device = 'cpu';
       let architecture: Record<string, unknown> = {};
@@ -313,9 +366,11 @@ export function createTrainActivities(deps: { client: Client; identity: string }
       }
       const out = onnx as ArtifactRef | null;
       if (!out || !metrics) throw ApplicationFailure.retryable('trainer exited 0 without exporting a model', 'Train:crashed');
+      const checkpoint = hb.checkpoint ?? path.join(runDir, 'checkpoint.pt');
       return {
-        onnx: out,
-        checkpoint: hb.checkpoint ?? path.join(runDir, 'checkpoint.pt'),
+        onnx: { ...out, ...(host ? { host } : {}) },
+        checkpoint,
+        ...(host && fs.existsSync(checkpoint) ? { checkpointRef: await refOf(checkpoint, host) } : {}),
         runDir,
         steps: hb.step,
         resumedFrom,
@@ -334,6 +389,8 @@ export function createTrainActivities(deps: { client: Client; identity: string }
     /** Adds the checked model as a `candidate` (idempotent: the id comes from the file's sha256). */
     async registerTrainedModel(input: RegisterTrainedInput): Promise<RegisteredModel> {
       const id = modelId(input.configKey, input.run.onnx.sha256);
+      const self = workerHost(deps.config).name;
+      if (input.run.onnx.host && input.run.onnx.host !== self) input = await pullRunOutputs(input, deps.config);
       try {
         return registerIn(input, id);
       } catch (err) {
@@ -342,6 +399,27 @@ export function createTrainActivities(deps: { client: Client; identity: string }
       }
     },
   };
+}
+
+/** The trained files of a run on another host (the gpu worker's), pulled into this worker's cache. */
+async function pullRunOutputs(input: RegisterTrainedInput, config: LoadedConfig | undefined): Promise<RegisterTrainedInput> {
+  const ctx = Context.current();
+  const r = artifactResolver({ config, signal: ctx.cancellationSignal, onProgress: (pull) => ctx.heartbeat({ pull }) });
+  try {
+    const onnx = await resolveArtifact(input.run.onnx, r.ctx);
+    const ckpt = input.run.checkpointRef ? await resolveArtifact(input.run.checkpointRef, r.ctx) : null;
+    return {
+      ...input,
+      run: { ...input.run, onnx: { path: onnx.path, sha256: input.run.onnx.sha256 }, checkpoint: ckpt?.path ?? input.run.checkpoint },
+    };
+  } catch (err) {
+    if (ARTIFACT_DATA_FAILURES.includes((err as Error).name)) {
+      throw ApplicationFailure.nonRetryable(`trained model: ${(err as Error).message}`, 'Registry:bad_input');
+    }
+    throw err;
+  } finally {
+    r.close();
+  }
 }
 
 function registerIn(input: RegisterTrainedInput, id: string): RegisteredModel {

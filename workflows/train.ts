@@ -68,8 +68,9 @@ export async function train(raw: TrainStartInput): Promise<TrainResult> {
       workflowId,
       configKey: input.configKey,
       registryDir: input.registryDir,
-      data: plan.data.map((d) => ({ path: d.path, sha256: d.sha256 })),
-      parent: plan.parent,
+      // refs name the planning worker's host: a trainer on another host pulls them over SFTP
+      data: plan.data.map((d) => ({ path: d.path, sha256: d.sha256, ...(plan.host ? { host: plan.host } : {}) })),
+      parent: plan.parent && plan.host ? { ...plan.parent, checkpoint: { ...plan.parent.checkpoint, host: plan.host } } : plan.parent,
       hyperparameters: input.hyperparameters,
     }),
   );

@@ -4,6 +4,8 @@
 //   pulls the other host's shards over SFTP and the merged DB holds every game exactly once;
 // - a model on host1 is pulled by a shard worker on host2 (sha256 checked, cached by content); a
 //   corrupted copy is refused as a checksum mismatch at once (non-retryable: a fact about the data);
+// - training: planned on host1 (its NPZ), trained on host2 (pulls the NPZ), registered on host1 (pulls
+//   the ONNX model and checkpoint back);
 // - a pull whose connection is killed mid-transfer resumes from the partial file and moves only the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +25,8 @@ import type { SelfplayResult, SelfplayStartInput } from '../../workflows/canonic
 import { startTestServer, startTestWorker, testClient } from '../helpers/temporal';
 import { sshSkipReason, startSshHosts, type SshTestHost } from '../helpers/sshHosts';
 import { tinyModel } from '../ai/nnFixture';
+import { makeTrainingNpz } from '../helpers/trainingData';
+import type { TrainResult } from '../../workflows/train';
 
 const skip = sshSkipReason();
 
@@ -202,6 +206,44 @@ test('two hosts without shared storage: shards, models and resumed pulls over SF
     `a checksum mismatch is not retried (attempts ${attempts.join(',')})`,
   );
   assert.ok(!fs.existsSync(cachedPath(path.join(host2.dataDir, 'cache'), { sha256: badSha, path: bad })));
+
+  // --- training across hosts: planned and registered on host1 (its NPZ, its registry), trained on host2 ---
+  // host2's cpu worker leaves, so the plan and the registration run on host1
+  await w2.stop('SIGTERM');
+  const npz = await makeTrainingNpz({
+    board: 'square8',
+    players: 2,
+    games: 4,
+    seed: 9,
+    dir: path.join(host1.dataDir, 'npz'),
+    maxMoves: 120,
+  });
+  const registryDir = path.join(host1.dataDir, 'models-registry');
+  const trained = (await client.workflow.execute('train', {
+    taskQueue: 'cpu',
+    workflowId: 'two-hosts-train',
+    args: [
+      {
+        configKey: 'square8_2p',
+        npz: [npz.npzPath],
+        registryDir,
+        queue: 'remote',
+        fallbackQueue: 'remote',
+        hyperparameters: { steps: 12, batchSize: 32, blocks: 1, channels: 8, threads: 1, checkpointEvery: 6 },
+      },
+    ],
+  })) as TrainResult;
+  console.log(`train: planned and registered on host1, trained on ${trained.queue} (host2): model ${trained.model.id}`);
+  assert.equal(trained.queue, 'remote');
+  assert.match(w2remote.output(), /pulled training input/, 'host2 pulled the NPZ from host1');
+  const npzSha = await fileSha256(npz.npzPath);
+  assert.equal(await fileSha256(cachedPath(path.join(host2.dataDir, 'cache'), { sha256: npzSha, path: npz.npzPath })), npzSha);
+  assert.equal(trained.run.onnx.host, 'host2', "the trained model's ref names the host that made it");
+  assert.ok(trained.model.path.startsWith(registryDir), 'host1 registered it after pulling it');
+  assert.equal(await fileSha256(trained.model.path), trained.model.sha256);
+  assert.equal(trained.model.sha256, trained.run.onnx.sha256);
+  const pulledBack = cachedPath(path.join(host1.dataDir, 'cache'), trained.run.onnx);
+  assert.equal(await fileSha256(pulledBack), trained.run.onnx.sha256, 'host1 pulled the model from host2 (its cache holds it)');
 
   // --- a pull interrupted by a killed connection resumes from the partial file ---
   const big = path.join(host1.dataDir, 'big.npz');
