@@ -133,10 +133,11 @@ export async function updateHost(
     ].join('\n'),
   );
   if (u.code !== 0) {
+    const back = co.head ? `; rolled back to ${short(co.head)}` : '';
     const what =
       u.code === 5
-        ? `git checkout failed: ${u.stderr.trim().split('\n').pop()}`
-        : `set-up failed (log ${setupLog}):\n${u.stdout.trimEnd()}`;
+        ? `git checkout failed${back}: ${u.stderr.trim().split('\n').pop()}`
+        : `set-up failed${back} (log ${setupLog}), its last lines:\n${u.stdout.trimEnd()}`;
     if (co.head) {
       say(`rolling back to ${short(co.head)}`);
       await sh(client, host, `git checkout --quiet --detach ${co.head}`);

@@ -206,77 +206,109 @@ test(
       assert.equal(again.out.match(/no workers running/g)?.length, 2, again.out);
     });
 
-    await t.test('update: --dry-run changes nothing; a real update moves the checkout and restarts its worker', async (st) => {
-      // host1's checkout: a clone of a bare "origin" holding this repository's HEAD plus one newer commit
-      const origin = path.join(cluster.dir, 'origin.git');
-      execFileSync('git', ['clone', '--quiet', '--bare', REPO_ROOT, origin]);
-      const old = git(origin, 'rev-parse', 'HEAD');
-      const repo = path.join(h1.dir, 'ringrift-pipeline');
-      execFileSync('git', ['clone', '--quiet', origin, repo]);
-      git(repo, 'checkout', '--quiet', '--detach', old);
-      const work = path.join(cluster.dir, 'work');
-      execFileSync('git', ['clone', '--quiet', origin, work]);
-      git(work, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '--quiet', '--allow-empty', '-m', 'cluster update test');
-      git(work, 'push', '--quiet', 'origin', 'HEAD');
-      const target = git(work, 'rev-parse', 'HEAD'); // only origin has it: the host must fetch it
-      // The set-up there is the real scripts/setup.sh; it finds this checkout's installs (symlinked) up to date.
-      // It would reinstall or build into them if they were not, so check first, as setup.sh does.
-      const installedFor = (committed: string, marker: string): boolean => {
-        try {
-          return execFileSync('git', ['-C', REPO_ROOT, 'show', `${old}:${committed}`]).equals(
-            fs.readFileSync(path.join(REPO_ROOT, marker)),
-          );
-        } catch {
-          return false;
+    await t.test(
+      'update: --dry-run changes nothing; a real update moves the checkout and restarts its worker; a failed set-up rolls back',
+      async (st) => {
+        // host1's checkout: a clone of a bare "origin" holding this repository's HEAD plus one newer commit
+        const origin = path.join(cluster.dir, 'origin.git');
+        execFileSync('git', ['clone', '--quiet', '--bare', REPO_ROOT, origin]);
+        const old = git(origin, 'rev-parse', 'HEAD');
+        const repo = path.join(h1.dir, 'ringrift-pipeline');
+        execFileSync('git', ['clone', '--quiet', origin, repo]);
+        git(repo, 'checkout', '--quiet', '--detach', old);
+        const work = path.join(cluster.dir, 'work');
+        execFileSync('git', ['clone', '--quiet', origin, work]);
+        git(work, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '--quiet', '--allow-empty', '-m', 'cluster update test');
+        git(work, 'push', '--quiet', 'origin', 'HEAD');
+        const target = git(work, 'rev-parse', 'HEAD'); // only origin has it: the host must fetch it
+        // The set-up there is the real scripts/setup.sh; it finds this checkout's installs (symlinked) up to date.
+        // It would reinstall or build into them if they were not, so check first, as setup.sh does.
+        const installedFor = (committed: string, marker: string): boolean => {
+          try {
+            return execFileSync('git', ['-C', REPO_ROOT, 'show', `${old}:${committed}`]).equals(
+              fs.readFileSync(path.join(REPO_ROOT, marker)),
+            );
+          } catch {
+            return false;
+          }
+        };
+        const upToDate =
+          installedFor('package-lock.json', 'node_modules/.ringrift-lock') &&
+          installedFor('requirements.txt', '.venv/.ringrift-requirements') &&
+          ['temporal', 'temporal-server', 'temporal-sql-tool'].every((b) => fs.existsSync(path.join(REPO_ROOT, 'tools', 'bin', b)));
+        for (const d of ['node_modules', '.venv', 'tools']) fs.symlinkSync(path.join(REPO_ROOT, d), path.join(repo, d));
+        const updConfig = path.join(cluster.dir, 'config-update');
+        writeConfig(updConfig, cluster.knownHostsFile, [{ ...entries[0]!, repoPath: repo }]);
+
+        const dry = await ringrift(updConfig, ['cluster', 'update', '--commit', target, '--dry-run'], env);
+        assert.equal(dry.code, 0, dry.out);
+        assert.match(
+          dry.out,
+          new RegExp(`^host1: would move ${repo} from ${old.slice(0, 12)} to ${target.slice(0, 12)} \\(after git fetch origin\\)`, 'm'),
+        );
+        assert.match(dry.out, /^host1: would run bash scripts\/setup\.sh there/m);
+        assert.equal(git(repo, 'rev-parse', 'HEAD'), old, 'dry run changed nothing');
+
+        if (!upToDate) {
+          st.skip('this checkout’s node_modules/.venv/tools are not set up for HEAD: the real update would reinstall or build into them');
+          return;
         }
-      };
-      const upToDate =
-        installedFor('package-lock.json', 'node_modules/.ringrift-lock') &&
-        installedFor('requirements.txt', '.venv/.ringrift-requirements') &&
-        ['temporal', 'temporal-server', 'temporal-sql-tool'].every((b) => fs.existsSync(path.join(REPO_ROOT, 'tools', 'bin', b)));
-      for (const d of ['node_modules', '.venv', 'tools']) fs.symlinkSync(path.join(REPO_ROOT, d), path.join(repo, d));
-      const updConfig = path.join(cluster.dir, 'config-update');
-      writeConfig(updConfig, cluster.knownHostsFile, [{ ...entries[0]!, repoPath: repo }]);
+        const up = await ringrift(updConfig, ['cluster', 'up'], env);
+        assert.equal(up.code, 0, up.out);
+        const before = Number(fs.readFileSync(pidFile(h1.dataDir, 'host1'), 'utf8'));
+        const dryRunning = await ringrift(updConfig, ['cluster', 'update', '--commit', target, '--dry-run'], env);
+        assert.match(dryRunning.out, new RegExp(`would restart gracefully: worker-cpu-0 \\(pid ${before}\\)`));
 
-      const dry = await ringrift(updConfig, ['cluster', 'update', '--commit', target, '--dry-run'], env);
-      assert.equal(dry.code, 0, dry.out);
-      assert.match(
-        dry.out,
-        new RegExp(`^host1: would move ${repo} from ${old.slice(0, 12)} to ${target.slice(0, 12)} \\(after git fetch origin\\)`, 'm'),
-      );
-      assert.match(dry.out, /^host1: would run bash scripts\/setup\.sh there/m);
-      assert.equal(git(repo, 'rev-parse', 'HEAD'), old, 'dry run changed nothing');
+        const u = await ringrift(updConfig, ['cluster', 'update', '--commit', target], env);
+        assert.equal(u.code, 0, u.out);
+        assert.match(u.out, /^host1: fetching from origin/m);
+        assert.match(u.out, new RegExp(`^host1: worker-cpu-0 \\(pid ${before}\\) stopped`, 'm'));
+        assert.match(u.out, new RegExp(`^host1: at ${target.slice(0, 12)}; set-up done`, 'm'));
+        assert.match(u.out, /^host1: workers polling again: worker-cpu-0 \(pid \d+\)/m);
+        assert.equal(git(repo, 'rev-parse', 'HEAD'), target);
+        assert.match(fs.readFileSync(path.join(h1.dataDir, 'cluster', 'host1', 'update.log'), 'utf8'), /setup done in/);
+        const after = Number(fs.readFileSync(pidFile(h1.dataDir, 'host1'), 'utf8'));
+        assert.notEqual(after, before);
+        assert.equal(alive(before), false);
+        assert.ok(fs.readlinkSync(`/proc/${after}/cwd`).startsWith(repo), 'the new worker runs from the updated checkout');
+        const [cpu] = await describePollers(client, 'default', ['cpu']);
+        assert.ok(cpu!.activityPollers.some((p) => p.identity === `ringrift-cpu-${after}@host1`));
 
-      if (!upToDate) {
-        st.skip('this checkout’s node_modules/.venv/tools are not set up for HEAD: the real update would reinstall or build into them');
-        return;
-      }
-      const up = await ringrift(updConfig, ['cluster', 'up'], env);
-      assert.equal(up.code, 0, up.out);
-      const before = Number(fs.readFileSync(pidFile(h1.dataDir, 'host1'), 'utf8'));
-      const dryRunning = await ringrift(updConfig, ['cluster', 'update', '--commit', target, '--dry-run'], env);
-      assert.match(dryRunning.out, new RegExp(`would restart gracefully: worker-cpu-0 \\(pid ${before}\\)`));
+        const same = await ringrift(updConfig, ['cluster', 'update', '--commit', target], env);
+        assert.equal(same.code, 0, same.out);
+        assert.match(same.out, /^host1: already at .* nothing to do/m);
 
-      const u = await ringrift(updConfig, ['cluster', 'update', '--commit', target], env);
-      assert.equal(u.code, 0, u.out);
-      assert.match(u.out, /^host1: fetching from origin/m);
-      assert.match(u.out, new RegExp(`^host1: worker-cpu-0 \\(pid ${before}\\) stopped`, 'm'));
-      assert.match(u.out, new RegExp(`^host1: at ${target.slice(0, 12)}; set-up done`, 'm'));
-      assert.match(u.out, /^host1: workers polling again: worker-cpu-0 \(pid \d+\)/m);
-      assert.equal(git(repo, 'rev-parse', 'HEAD'), target);
-      assert.match(fs.readFileSync(path.join(h1.dataDir, 'cluster', 'host1', 'update.log'), 'utf8'), /setup done in/);
-      const after = Number(fs.readFileSync(pidFile(h1.dataDir, 'host1'), 'utf8'));
-      assert.notEqual(after, before);
-      assert.equal(alive(before), false);
-      assert.ok(fs.readlinkSync(`/proc/${after}/cwd`).startsWith(repo), 'the new worker runs from the updated checkout');
-      const [cpu] = await describePollers(client, 'default', ['cpu']);
-      assert.ok(cpu!.activityPollers.some((p) => p.identity === `ringrift-cpu-${after}@host1`));
+        // a commit whose set-up fails: the previous commit comes back and its worker polls again
+        fs.writeFileSync(path.join(work, 'scripts', 'setup.sh'), '#!/usr/bin/env bash\necho "broken set-up"\nexit 1\n');
+        git(work, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '--quiet', '-am', 'broken set-up');
+        git(work, 'push', '--quiet', 'origin', 'HEAD');
+        const broken = git(work, 'rev-parse', 'HEAD');
+        fs.appendFileSync(path.join(repo, 'README.md'), 'local edit\n');
+        const dirty = await ringrift(updConfig, ['cluster', 'update', '--commit', broken, '--dry-run'], env);
+        assert.equal(dirty.code, 1, dirty.out);
+        assert.match(
+          dirty.out,
+          new RegExp(`ringrift: host1: ${repo} has local changes \\(M README\\.md\\): commit or discard them there first`),
+        );
+        git(repo, 'checkout', '--quiet', '--', 'README.md');
+        const failed = await ringrift(updConfig, ['cluster', 'update', '--commit', broken], env);
+        assert.equal(failed.code, 1, failed.out);
+        assert.match(failed.out, new RegExp(`^host1: rolling back to ${target.slice(0, 12)}`, 'm'));
+        assert.match(
+          failed.out,
+          new RegExp(
+            `^ringrift: host1: set-up failed; rolled back to ${target.slice(0, 12)} \\(log .*update\\.log\\), its last lines:\nringrift: broken set-up$`,
+            'm',
+          ),
+        );
+        assert.match(failed.out, /^host1: workers polling again: worker-cpu-0 \(pid \d+\)/m);
+        assert.equal(git(repo, 'rev-parse', 'HEAD'), target);
+        const restored = Number(fs.readFileSync(pidFile(h1.dataDir, 'host1'), 'utf8'));
+        assert.ok(alive(restored) && restored !== after);
 
-      const same = await ringrift(updConfig, ['cluster', 'update', '--commit', target], env);
-      assert.equal(same.code, 0, same.out);
-      assert.match(same.out, /^host1: already at .* nothing to do/m);
-      const down = await ringrift(updConfig, ['cluster', 'down'], env);
-      assert.match(down.out, new RegExp(`worker-cpu-0 \\(pid ${after}\\) stopped`));
-    });
+        const down = await ringrift(updConfig, ['cluster', 'down'], env);
+        assert.match(down.out, new RegExp(`worker-cpu-0 \\(pid ${restored}\\) stopped`));
+      },
+    );
   },
 );
