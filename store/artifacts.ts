@@ -13,6 +13,7 @@
  *   ArtifactMissingError   the file is on no reachable place: gone from its host, or a ref without a host (data fact)
  *   ArtifactTransferError  connection refused or lost, a host that is not configured here (environment; retry)
  */
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
@@ -178,10 +179,13 @@ async function pull(ref: ArtifactRef, host: string, ctx: ResolveContext): Promis
       const have = fresh || !fs.existsSync(part) ? 0 : fs.statSync(part).size;
       const offset = have <= st.size ? have : 0;
       if (!fresh) resumedFrom = offset;
+      // hashed on the way in (the partial's bytes first), so the check costs no second read
+      const hash = await hashPrefix(part, offset);
       try {
         const r = await pullFile(session.sftp, ref.path, part, {
           ...ctx.transfer,
           offset,
+          hash,
           signal: ctx.signal,
           onProgress: (bytesDone, size) => ctx.onProgress?.({ sha256: ref.sha256, host, bytesDone, size }),
         });
@@ -191,7 +195,7 @@ async function pull(ref: ArtifactRef, host: string, ctx: ResolveContext): Promis
         // the partial file keeps what arrived: the retry resumes from its size
         throw new ArtifactTransferError(`pull of ${where} interrupted (${(err as Error).message}); it resumes on retry`);
       }
-      const got = await fileSha256(part);
+      const got = hash.digest('hex');
       if (got === ref.sha256) break;
       fs.rmSync(part, { force: true });
       // a resumed partial may hold stale bytes: fetch the whole file once before blaming the source
@@ -205,6 +209,14 @@ async function pull(ref: ArtifactRef, host: string, ctx: ResolveContext): Promis
   } finally {
     session.close();
   }
+}
+
+/** A sha256 fed with the first `bytes` bytes of `file`. */
+async function hashPrefix(file: string, bytes: number): Promise<Hash> {
+  const hash = createHash('sha256');
+  if (bytes === 0) return hash;
+  for await (const chunk of fs.createReadStream(file, { start: 0, end: bytes - 1 })) hash.update(chunk as Buffer);
+  return hash;
 }
 
 /**

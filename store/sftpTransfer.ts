@@ -8,6 +8,7 @@
  *   pushFile(sftp, local, remote, {offset, …})         local → remote, the same the other way
  *   remoteStat(sftp, path) / readRemoteText / listRemote / removeRemote
  */
+import type { Hash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Client, OpenMode, SFTPWrapper } from 'ssh2';
 
@@ -22,6 +23,8 @@ export interface TransferOptions {
   onProgress?: (bytesDone: number, size: number) => void;
   /** stops the transfer (the destination keeps what was written: a later call resumes) */
   signal?: AbortSignal;
+  /** pullFile: fed every byte written, in file order (give it the first `offset` bytes first) */
+  hash?: Hash;
 }
 
 export interface TransferResult {
@@ -175,6 +178,7 @@ export async function pullFile(sftp: SFTPWrapper, remote: string, local: string,
       opts,
       (pos, len) => readAt(sftp, h, pos, len),
       async (buf, pos) => {
+        opts.hash?.update(buf);
         await file.write(buf, 0, buf.length, pos);
       },
     );
