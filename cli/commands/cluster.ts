@@ -139,6 +139,12 @@ function formatHostHealth(s: HostStatus, report: ClusterHealthReport): string {
   return seen.length ? `${text}\n  ${seen.join('\n  ')}` : text;
 }
 
+function waitSecondsMs(value: string): number {
+  const ms = Number(value) * 1000;
+  if (!(ms > 0)) throw new UserError(`--wait-seconds ${value}: must be a positive number of seconds`);
+  return ms;
+}
+
 function collectErrors(results: PromiseSettledResult<unknown>[]): void {
   const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
   if (errors.length) throw new UserError(errors.join('\n'), 1);
@@ -171,8 +177,7 @@ function registerHostCommands(cluster: Command): void {
     .action(async (opts: { hosts?: string; acceptNew?: boolean; waitSeconds: string }, cmd: Command) => {
       const cfg = cliConfig(cmd);
       const hosts = selectHosts(cfg, opts.hosts);
-      const waitMs = Number(opts.waitSeconds) * 1000;
-      if (!(waitMs > 0)) throw new UserError(`--wait-seconds ${opts.waitSeconds}: must be a positive number of seconds`);
+      const waitMs = waitSecondsMs(opts.waitSeconds);
       const sshOpts = sshOptions(cfg, opts.acceptNew);
       const results = await Promise.allSettled(
         hosts.map((host) =>
@@ -226,6 +231,7 @@ function registerHostCommands(cluster: Command): void {
         const parallel = Number(opts.parallel);
         if (!Number.isInteger(parallel) || parallel < 1) throw new UserError(`--parallel ${opts.parallel}: must be a whole number ≥ 1`);
         const hosts = selectHosts(cfg, opts.hosts);
+        const waitMs = waitSecondsMs(opts.waitSeconds);
         const commit = resolveCommit(opts.commit);
         console.log(`${opts.dryRun ? 'dry run: ' : ''}updating ${hosts.map((h) => h.name).join(', ')} to ${commit}, ${parallel} at a time`);
         const sshOpts = sshOptions(cfg, opts.acceptNew);
@@ -235,7 +241,7 @@ function registerHostCommands(cluster: Command): void {
               client,
               cfg,
               host,
-              { commit, dryRun: opts.dryRun ?? false, waitPollingMs: Number(opts.waitSeconds) * 1000, log: (l) => console.log(l) },
+              { commit, dryRun: opts.dryRun ?? false, waitPollingMs: waitMs, log: (l) => console.log(l) },
               async () => (await remoteFacts(client, host)).workers,
             ),
           ).then(
