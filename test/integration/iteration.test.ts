@@ -2,19 +2,20 @@
 // onnxruntime (a tiny network, few games). The first starts from the `temporal` CLI with minimal input
 // and ends with a promoted model whose lineage reaches the games DB; the second starts from
 // `ringrift pipeline run iteration --wait`, self-plays with best, warm-starts from it and is rejected
-// by the SPRT; bad inputs fail before any phase starts, naming the field.
+// by the SPRT; a cancelled iteration cancels its training child but lets a promotion finish; bad inputs
+// fail before any phase starts, naming the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { REPO_ROOT } from '../../config/load';
 import { closeGameDb, countGames, openGameDb, fileSha256Sync } from '../../store/gameDb';
 import { bestModel, listModels, withRegistry } from '../../store/registry';
 import { modelLineage } from '../../store/registryLineage';
-import { childId, type TrainingIterationResult } from '../../workflows/trainingIteration';
+import { childId, type IterationProgress, type TrainingIterationResult } from '../../workflows/trainingIteration';
 import { RINGRIFT_BIN, startTestServer, startTestWorker, testClient } from '../helpers/temporal';
 import { tinyIterationConfig } from '../helpers/iteration';
 import { tmpDir } from '../parity/helpers';
@@ -39,7 +40,7 @@ async function listed(address: string, query: string, expect: string): Promise<s
 }
 
 test(
-  'training iteration: from scratch to a promoted model, then warm-started from best and rejected; bad input fails at once',
+  'training iteration: from scratch to a promoted model, then warm-started from best and rejected; cancellation; bad input fails at once',
   { timeout: 600_000 },
   async (t) => {
     const dir = tmpDir(t, 'rr-iter-');
@@ -143,6 +144,39 @@ test(
       [`policy:${r1.candidateId}`],
       'self-play with best, pinned to its id',
     );
+
+    // ── cancelled (the loop's halt) in training: the trainer's child is cancelled and awaited, no model ──
+    const cancelledIn = async (id: string, phase: 'train' | 'promote') => {
+      const h = await client.workflow.start('trainingIteration', {
+        taskQueue: 'cpu',
+        workflowId: id,
+        args: [{ configKey: 'square8_2p', seed: 7, iteration: 2 }],
+      });
+      for (let i = 0; i < 3000; i++) {
+        const p = await h.query<IterationProgress>('progress').catch(() => null);
+        if (p?.phase === phase) break;
+        await sleep(100);
+      }
+      await h.cancel();
+      await assert.rejects(h.result(), (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure, String(err));
+        return true;
+      });
+      return (await client.workflow.getHandle(childId(id, phase)).describe()).status.name;
+    };
+    const before = withRegistry(registry, (reg) => listModels(reg).length);
+    assert.equal(await cancelledIn('iter-cancel-train', 'train'), 'CANCELLED', 'the train child was cancelled, not abandoned');
+    assert.equal(
+      withRegistry(registry, (reg) => listModels(reg).length),
+      before,
+      'no model from a cancelled training',
+    );
+    // ── cancelled in the promotion: the saga finishes first (no candidate left half-promoted) ──
+    assert.equal(await cancelledIn('iter-cancel-promote', 'promote'), 'COMPLETED', 'the promotion ran to its end');
+    const statuses = withRegistry(registry, (reg) => listModels(reg).map((m) => m.status));
+    assert.equal(statuses.length, before + 1);
+    assert.ok(!statuses.includes('candidate'), `every candidate was judged: ${statuses.join(', ')}`);
+    assert.equal(statuses.filter((x) => x === 'best').length, 1);
 
     // ── bad input: fails before any child starts, naming the field ──
     const bad: [string, unknown, RegExp][] = [
