@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import YAML from 'yaml';
 import { RINGRIFT_BIN } from '../helpers/temporal';
 import { sshSkipReason, startSshHosts } from '../helpers/sshHosts';
+import { DEFAULT_CHUNK, DEFAULT_CONCURRENCY } from '../../store/sftpTransfer';
 
 function ringrift(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -99,8 +100,16 @@ test(
       fs.writeFileSync(path.join(h2.dataDir, 'models/square8_2p/aa11.onnx'), 'damaged');
       const r = await ringrift([...config, 'cluster', 'sync', '--what', 'npz,models'], env);
       assert.equal(r.code, 0, r.out);
-      // resumed behind the push window (16 × 256 KiB): from 2 MiB, 6 MiB sent
-      assert.match(r.out, /^host1: npz\/square8_2p_a\.npz copied \(6\.0 MiB, resumed at 2\.0 MiB\), sha256 checked$/m);
+      // resumed behind the push window (the writes that may have been in flight), the rest sent
+      const from = 6 * 2 ** 20 - DEFAULT_CONCURRENCY * DEFAULT_CHUNK;
+      const mib = (n: number) => (n / 2 ** 20).toFixed(1).replace('.', '\\.');
+      assert.match(
+        r.out,
+        new RegExp(
+          `^host1: npz/square8_2p_a\\.npz copied \\(${mib(8 * 2 ** 20 - from)} MiB, resumed at ${mib(from)} MiB\\), sha256 checked$`,
+          'm',
+        ),
+      );
       assert.match(r.out, /^host2: npz\/square8_2p_a\.npz copied \(8\.0 MiB\), sha256 checked$/m); // the bad resume failed its check, then a full copy
       assert.match(r.out, /^host2: models\/square8_2p\/aa11\.onnx copied/m);
       for (const h of [h1, h2]) {
