@@ -14,8 +14,17 @@ import { probeGameDb } from '../store/parity';
 import { NpzExportError, defaultNpzName, exportNpz, type NpzExportResult } from '../store/npzExport';
 import { ensureWritableDir, UnwritableDirError } from '../store/safeDir';
 import type { ArtifactRef } from './parity';
+import type { LoadedConfig } from '../config/load';
+import { ARTIFACT_DATA_FAILURES, resolveArtifact } from '../store/artifacts';
+import { artifactResolver } from '../workers/artifactHost';
 
-export interface NpzPlanInput {
+/** The DB on another host: its worker-side path is `db`, pulled over SFTP and checked against dbSha256. */
+interface RemoteDb {
+  dbHost?: string | null;
+  dbSha256?: string | null;
+}
+
+export interface NpzPlanInput extends RemoteDb {
   db: string;
   outputDir: string;
   /** file name inside outputDir (default <db>.<board>_<n>p.npz) */
@@ -33,6 +42,8 @@ export interface NpzPlan {
 }
 
 export interface NpzExportInput {
+  /** the host holding db (pulled over SFTP, checked against dbSha256, the planned sha256) */
+  dbHost?: string | null;
   workflowId: string;
   db: string;
   dbSha256: string;
@@ -76,13 +87,42 @@ function nonRetryable(err: unknown): never {
   throw err;
 }
 
-export function createNpzExportActivities(_deps: { client: Client }) {
+/**
+ * The local file of the DB: `db` itself, or (dbHost given) the ref resolved: in place on that host or shared
+ * storage, from the cache, or pulled over SFTP. A checksum mismatch or a missing file fails for good.
+ */
+async function localDb(input: RemoteDb & { db: string }, config: LoadedConfig | undefined): Promise<string> {
+  if (!input.dbHost) return input.db;
+  if (!input.dbSha256) {
+    throw ApplicationFailure.nonRetryable(
+      `db ${input.db} on ${input.dbHost}: give dbSha256 with dbHost (the pull is checked against it)`,
+      'BadGameDb',
+    );
+  }
+  const ctx = Context.current();
+  const r = artifactResolver({ config, signal: ctx.cancellationSignal, onProgress: (pull) => ctx.heartbeat({ pull }) });
+  try {
+    const got = await resolveArtifact({ path: input.db, sha256: input.dbSha256, host: input.dbHost }, r.ctx);
+    if (got.via === 'pull')
+      log.info('pulled game DB', { db: input.db, host: input.dbHost, bytes: got.bytes, resumedFrom: got.resumedFrom });
+    return got.path;
+  } catch (err) {
+    const e = err as Error;
+    if (ARTIFACT_DATA_FAILURES.includes(e.name)) throw ApplicationFailure.nonRetryable(e.message, e.name);
+    throw err;
+  } finally {
+    r.close();
+  }
+}
+
+export function createNpzExportActivities(deps: { client: Client; config?: LoadedConfig }) {
   return {
     /** Check the DB (exists, has games, some passed parity) and the output (absent); resolve paths. */
     async planNpzExport(input: NpzPlanInput): Promise<NpzPlan> {
+      const db = await localDb(input, deps.config);
       let info;
       try {
-        info = probeGameDb(input.db);
+        info = probeGameDb(db);
       } catch (err) {
         throw ApplicationFailure.nonRetryable((err as Error).message, 'BadGameDb');
       }
@@ -112,7 +152,7 @@ export function createNpzExportActivities(_deps: { client: Client }) {
         games: info.games,
         passedGames: passed,
         output,
-        dbSha256: await fileSha256(input.db),
+        dbSha256: await fileSha256(db),
       };
     },
 
@@ -136,12 +176,13 @@ export function createNpzExportActivities(_deps: { client: Client }) {
         for (const f of fs.readdirSync(dir))
           if (f.startsWith(`.${path.basename(input.output)}.tmp-`)) fs.rmSync(path.join(dir, f), { force: true });
       }
-      const sha = await fileSha256(input.db);
+      const dbFile = await localDb({ db: input.db, dbHost: input.dbHost ?? null, dbSha256: input.dbSha256 }, deps.config);
+      const sha = await fileSha256(dbFile);
       if (sha !== input.dbSha256) {
         // parity columns may have been written since planning: that is fine, but say so
         log.info('source DB changed since planning', { planned: input.dbSha256, now: sha });
       }
-      const db = openGameDb(input.db, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
+      const db = openGameDb(dbFile, { boardType: input.boardType, numPlayers: input.numPlayers, readonly: true });
       const t0 = Date.now();
       let gamesDone = 0;
       let positions = 0;
@@ -155,6 +196,7 @@ export function createNpzExportActivities(_deps: { client: Client }) {
           splitSeed: input.splitSeed,
           ...(input.maxGames ? { maxGames: input.maxGames } : {}),
           sourceSha256: sha,
+          sourceName: path.basename(input.db),
           gitCommit: gitCommit(),
           createdAt: new Date().toISOString(),
           onProgress: (done, _total, pos) => {

@@ -58,6 +58,8 @@ export interface NpzExportOptions {
   splitSeed?: number;
   /** sha256 of the source DB file (callers compute it with fileSha256 before reading) */
   sourceSha256: string;
+  /** source_db as recorded (default the DB file's name; a DB pulled into a cache keeps its own name) */
+  sourceName?: string;
   /** git commit of the exporting code (`git rev-parse HEAD`, read by the caller), or 'unknown' */
   gitCommit: string;
   /** ISO timestamp stored in the metadata */
@@ -306,7 +308,7 @@ function metadataArrays(db: GameDb, opts: NpzExportOptions, boardType: BoardType
     format_version: NPZ_FORMAT_VERSION,
     policy_size: policySize(boardType),
     policy_encoding: 'rr_board_aware_v1',
-    source_db: path.basename(db.path),
+    source_db: opts.sourceName ?? path.basename(db.path),
     source_db_sha256: opts.sourceSha256,
     git_commit: opts.gitCommit,
     created_at: opts.createdAt,
@@ -735,7 +737,7 @@ export async function exportNpzInMemory(db: GameDb, opts: NpzExportOptions): Pro
     format_version: NPZ_FORMAT_VERSION,
     policy_size: pSize,
     policy_encoding: 'rr_board_aware_v1',
-    source_db: path.basename(db.path),
+    source_db: opts.sourceName ?? path.basename(db.path),
     source_db_sha256: opts.sourceSha256,
     git_commit: opts.gitCommit,
     created_at: opts.createdAt,

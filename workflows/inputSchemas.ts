@@ -90,6 +90,13 @@ export const npzExportInputSchema = z.strictObject({
   maxGames: int(1).nullable().default(null).describe('export at most this many parity-passed games (DB order), or null for all'),
   activityQueue: queue.optional().describe('queue that exports [config: queue]'),
   heartbeatTimeoutSeconds: seconds.default(120).describe('an export whose worker is silent this long is retried elsewhere'),
+  dbHost: z.string().nullable().default(null).describe("the host holding db; another host's worker pulls it over SFTP (give dbSha256)"),
+  dbSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, { error: 'must be a sha256 (64 hex digits)' })
+    .nullable()
+    .default(null)
+    .describe('sha256 of db, checked after a pull (needed with dbHost)'),
 });
 
 const hyperparameters = z.strictObject({

@@ -19,6 +19,9 @@ export interface NpzExportInput {
   maxGames?: number | null;
   activityQueue?: string;
   heartbeatTimeoutSeconds?: number;
+  /** the host holding db (its path there) and its sha256: a worker elsewhere pulls it over SFTP */
+  dbHost?: string | null;
+  dbSha256?: string | null;
 }
 
 /** What a run may be started with (Web UI, `temporal` CLI): optional fields come from config. */
@@ -48,11 +51,16 @@ export async function npzExport(raw: NpzExportStartInput): Promise<NpzExportWork
         'NpzExport:mixed_config',
         'NpzExport:bad_option',
         'NpzExport:too_large',
+        'ArtifactChecksumError',
+        'ArtifactMissingError',
       ],
     },
   });
 
-  const plan = await clearly(acts.planNpzExport({ db: input.db, outputDir: input.outputDir, outputName: input.outputName, workflowId }));
+  const dbRef = input.dbHost ? { dbHost: input.dbHost, dbSha256: input.dbSha256 ?? null } : {};
+  const plan = await clearly(
+    acts.planNpzExport({ db: input.db, outputDir: input.outputDir, outputName: input.outputName, workflowId, ...dbRef }),
+  );
   tagRun('npzExport', plan.boardType, plan.numPlayers);
   const toExport = input.maxGames ? Math.min(input.maxGames, plan.passedGames) : plan.passedGames;
   tracked = trackShards('export', 'games', [toExport]);
@@ -67,6 +75,7 @@ export async function npzExport(raw: NpzExportStartInput): Promise<NpzExportWork
       splitRatio: input.splitRatio,
       splitSeed: input.splitSeed,
       maxGames: input.maxGames ?? null,
+      ...(input.dbHost ? { dbHost: input.dbHost } : {}),
     }),
   );
   tracked.update(0, toExport, true);

@@ -5,7 +5,7 @@
 // - a model on host1 is pulled by a shard worker on host2 (sha256 checked, cached by content); a
 //   corrupted copy is refused as a checksum mismatch at once (non-retryable: a fact about the data);
 // - training: planned on host1 (its NPZ), trained on host2 (pulls the NPZ), registered on host1 (pulls
-//   the ONNX model and checkpoint back);
+//   the ONNX model and checkpoint back); an NPZ export on host2 of a game DB on host1 (pulled);
 // - a pull whose connection is killed mid-transfer resumes from the partial file and moves only the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +27,7 @@ import { sshSkipReason, startSshHosts, type SshTestHost } from '../helpers/sshHo
 import { tinyModel } from '../ai/nnFixture';
 import { makeTrainingNpz } from '../helpers/trainingData';
 import type { TrainResult } from '../../workflows/train';
+import type { NpzExportWorkflowResult } from '../../workflows/npzExport';
 
 const skip = sshSkipReason();
 
@@ -244,6 +245,25 @@ test('two hosts without shared storage: shards, models and resumed pulls over SF
   assert.equal(trained.model.sha256, trained.run.onnx.sha256);
   const pulledBack = cachedPath(path.join(host1.dataDir, 'cache'), trained.run.onnx);
   assert.equal(await fileSha256(pulledBack), trained.run.onnx.sha256, 'host1 pulled the model from host2 (its cache holds it)');
+
+  // --- NPZ export on host2 of a (parity-validated) game DB on host1: pulled, checked, exported ---
+  const exported = (await client.workflow.execute('npzExport', {
+    taskQueue: 'cpu',
+    workflowId: 'two-hosts-export',
+    args: [
+      {
+        db: npz.dbPath,
+        dbHost: 'host1',
+        dbSha256: await fileSha256(npz.dbPath),
+        outputDir: path.join(host2.dataDir, 'npz-out'),
+        activityQueue: 'remote',
+      },
+    ],
+  })) as NpzExportWorkflowResult;
+  assert.match(w2remote.output(), /pulled game DB/, 'host2 pulled the DB from host1');
+  assert.ok(exported.output.path.startsWith(host2.dataDir), `exported on host2 (${exported.output.path})`);
+  assert.equal(exported.positions, npz.positions);
+  assert.equal(await fileSha256(exported.output.path), exported.output.sha256);
 
   // --- a pull interrupted by a killed connection resumes from the partial file ---
   const big = path.join(host1.dataDir, 'big.npz');
