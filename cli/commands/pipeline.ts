@@ -16,6 +16,7 @@ import type { SelfplayInput, SelfplayResult } from '../../workflows/canonicalSel
 import { planShards } from '../../workflows/canonicalSelfplay';
 import { adaptiveShardSize } from '../../workflows/shardSize';
 import { readRun } from '../runState';
+import { readIteration } from '../iterationRun';
 import { cliConfig } from '../context';
 import { UserError } from '../errors';
 import { startPhase, timestamp, uiLink } from '../pipelineRun';
@@ -221,7 +222,8 @@ async function showStatus(cmd: Command, workflowId: string | undefined): Promise
     console.log(`config:   ${String(sa.RingRiftConfigKey?.[0] ?? '?')}, phase ${String(sa.RingRiftPhase?.[0] ?? '?')}`);
     console.log(`web UI:   ${uiLink(cfg, workflowId)}`);
     // live progress: the query (finished work) plus heartbeats of work in flight; why a run stalls
-    const state = await readRun(client, workflowId);
+    // an iteration shows its running phase's own progress
+    const state = await (desc.type === 'trainingIteration' ? readIteration : readRun)(client, workflowId);
     const p = state.progress;
     if (p) {
       const shardsDone = p.shardsDone ?? p.shards.filter((s) => s.status === 'done').length;

@@ -110,6 +110,14 @@ test(
     assert.ok((await listed(addr, "RingRiftConfigKey = 'square8_2p'", first)).includes(first));
     assert.deepEqual(await listed(addr, "RingRiftConfigKey = 'square8_2p' AND RingRiftPhase = 'iteration'", first), [first]);
 
+    const status = spawnSync(RINGRIFT_BIN, ['pipeline', 'status', first], {
+      encoding: 'utf8',
+      env: { ...process.env, RINGRIFT_TEMPORAL_ADDRESS: addr, RINGRIFT_CONFIG_DIR: cfgDir },
+    });
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /^config: {3}square8_2p, phase iteration$/m);
+    assert.match(status.stdout, new RegExp(`^progress: done, 5/5 phases, .*promoted: ${r1.candidateId}`, 'm'));
+
     // ── 2: from the CLI, waiting: self-play with best, warm start from it; the SPRT (4 games) cannot accept ──
     const second = 'iter-second';
     const cli = spawnSync(
