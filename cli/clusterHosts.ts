@@ -69,8 +69,9 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
   return out;
 }
 
-function dataDir(host: HostEntry): string {
-  return host.dataDir ?? `${host.repoPath!.replace(/\/+$/, '')}/data`;
+/** The host's data folder: `dataDir`, else <repoPath>/data. */
+export function hostDataDir(host: HostEntry): string {
+  return (host.dataDir ?? `${host.repoPath!.replace(/\/+$/, '')}/data`).replace(/\/+$/, '');
 }
 
 /** Shell prelude: paths of this host and `ours PID` (alive and still a `ringrift worker`). */
@@ -78,7 +79,7 @@ function prelude(host: HostEntry): string {
   return [
     'set -u',
     `REPO=${shPath(host.repoPath!)}`,
-    `RUN=${shPath(dataDir(host))}/cluster/${shQuote(host.name)}`,
+    `RUN=${shPath(hostDataDir(host))}/cluster/${shQuote(host.name)}`,
     'ours() {',
     '  [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1',
     '  if [ -r "/proc/$1/cmdline" ]; then tr "\\000" " " <"/proc/$1/cmdline" | grep -q "cli/main.ts worker"',
@@ -200,11 +201,11 @@ export function formatLocalStatus(cfg: LoadedConfig, host: HostEntry): string {
 function workerEnv(cfg: LoadedConfig, host: HostEntry): Record<string, string> {
   return {
     RINGRIFT_HOST: host.name,
-    RINGRIFT_DATA_DIR: dataDir(host),
+    RINGRIFT_DATA_DIR: hostDataDir(host),
     RINGRIFT_TEMPORAL_ADDRESS: host.temporalAddress ?? cfg.pipeline.temporal.address,
     RINGRIFT_NAMESPACE: cfg.pipeline.temporal.namespace,
     // where `cluster sync` puts models (<dataDir>/models; the default registry when dataDir is <repo>/data)
-    RINGRIFT_REGISTRY_DIR: `${dataDir(host)}/models`,
+    RINGRIFT_REGISTRY_DIR: `${hostDataDir(host)}/models`,
     ...host.env,
   };
 }
@@ -281,7 +282,7 @@ export async function waitPolling(client: Client, host: HostEntry, started: Star
     if (pending.length === 0) return;
     if (Date.now() > deadline) {
       throw new Error(
-        `${host.name}: ${pending.map((w) => w.name).join(', ')} not polling after ${Math.round(timeoutMs / 1000)} s (log in ${dataDir(host)}/cluster/${host.name}/)`,
+        `${host.name}: ${pending.map((w) => w.name).join(', ')} not polling after ${Math.round(timeoutMs / 1000)} s (log in ${hostDataDir(host)}/cluster/${host.name}/)`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));

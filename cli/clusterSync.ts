@@ -12,6 +12,7 @@ import type { HostEntry } from '../config/schema';
 import { fileSha256 } from '../store/gameDb';
 import { DEFAULT_CHUNK, DEFAULT_CONCURRENCY, openSftp, pushFile, remoteStat } from '../store/sftpTransfer';
 import { execSsh, shPath, shQuote } from '../workers/ssh';
+import { hostDataDir } from './clusterHosts';
 import { WORKFLOW_QUEUE } from '../workers/run';
 
 export const SYNC_KINDS = ['models', 'npz', 'games'] as const;
@@ -30,7 +31,7 @@ export function localRoot(cfg: LoadedConfig, kind: SyncKind): string {
 }
 
 export function remoteRoot(host: HostEntry, kind: SyncKind): string {
-  return `${(host.dataDir ?? `${host.repoPath!.replace(/\/+$/, '')}/data`).replace(/\/+$/, '')}/${kind}`;
+  return `${hostDataDir(host)}/${kind}`;
 }
 
 /** Whether workers on `host` read this kind. */

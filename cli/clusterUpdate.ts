@@ -6,7 +6,7 @@ import type { Client } from 'ssh2';
 import { REPO_ROOT, type LoadedConfig } from '../config/load';
 import type { HostEntry } from '../config/schema';
 import { shPath, shQuote, execSsh } from '../workers/ssh';
-import { startWorkers, stopWaitSeconds, stopWorkers, waitPolling, type WorkerProcess } from './clusterHosts';
+import { hostDataDir, startWorkers, stopWaitSeconds, stopWorkers, waitPolling, type WorkerProcess } from './clusterHosts';
 import { UserError } from './errors';
 
 /** The set-up the README names, run in the checkout; idempotent (a second run installs nothing). */
@@ -121,7 +121,7 @@ export async function updateHost(
   };
 
   say(`checking out ${short(target)} and running ${SETUP_COMMAND}`);
-  const setupLog = `${host.dataDir ?? `${host.repoPath!.replace(/\/+$/, '')}/data`}/cluster/${host.name}/update.log`;
+  const setupLog = `${hostDataDir(host)}/cluster/${host.name}/update.log`;
   const u = await sh(
     client,
     host,
