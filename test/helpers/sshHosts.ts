@@ -55,12 +55,42 @@ export interface SshTestCluster {
    * repository) and `extra` merged into each.
    */
   hostEntries(opts?: { repoPath?: string; queues?: string[]; extra?: Record<string, unknown> }): Record<string, unknown>[];
+  /** kills the workers `cluster up` left on the hosts, stops every sshd, removes the folder */
   stop(): Promise<void>;
 }
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const cleanups = new Set<() => void>();
 process.once('exit', () => cleanups.forEach((f) => f()));
+
+/**
+ * Kills what `ringrift cluster up` left running on these hosts (pid files <dataDir>/cluster/<host>/*.pid):
+ * those workers are detached, so neither sshd's exit nor the test's kills them.
+ */
+function killDetached(hosts: SshTestHost[]): void {
+  for (const h of hosts) {
+    const root = path.join(h.dataDir, 'cluster');
+    let dirs: string[] = [];
+    try {
+      dirs = fs.readdirSync(root).map((d) => path.join(root, d));
+    } catch {
+      continue;
+    }
+    for (const dir of dirs) {
+      for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.pid'))) {
+        const pid = Number(fs.readFileSync(path.join(dir, f), 'utf8'));
+        if (!(pid > 1)) continue;
+        for (const target of [-pid, pid]) {
+          try {
+            process.kill(target, 'SIGKILL'); // its process group first (setsid made it the leader)
+          } catch {
+            /* gone */
+          }
+        }
+      }
+    }
+  }
+}
 
 function keygen(file: string, comment: string): void {
   fs.rmSync(file, { force: true });
@@ -227,6 +257,8 @@ export async function startSshHosts(n: number): Promise<SshTestCluster> {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  const killWorkers = () => killDetached(hosts);
+  cleanups.add(killWorkers);
   const knownHostsFile = path.join(dir, 'known_hosts');
   const writeKnownHosts = () => fs.writeFileSync(knownHostsFile, hosts.map((h) => `${h.knownHostsLine}\n`).join(''));
   writeKnownHosts();
@@ -247,6 +279,8 @@ export async function startSshHosts(n: number): Promise<SshTestCluster> {
         ...opts.extra,
       })),
     stop: async () => {
+      killWorkers();
+      cleanups.delete(killWorkers);
       await Promise.all(hosts.map((h) => h.stop()));
       fs.rmSync(dir, { recursive: true, force: true });
     },

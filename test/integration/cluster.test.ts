@@ -9,7 +9,7 @@ import YAML from 'yaml';
 import { REPO_ROOT } from '../../config/load';
 import { describePollers } from '../../activities/health';
 import { RINGRIFT_BIN, startTestServer, testClient } from '../helpers/temporal';
-import { sshSkipReason, startSshHosts, type SshTestCluster } from '../helpers/sshHosts';
+import { sshSkipReason, startSshHosts } from '../helpers/sshHosts';
 
 interface Run {
   code: number | null;
@@ -46,24 +46,6 @@ function pidFile(dataDir: string, host: string, name = 'worker-cpu-0'): string {
   return path.join(dataDir, 'cluster', host, `${name}.pid`);
 }
 
-/** Kills whatever the hosts still run (a failed test must not leave detached workers behind). */
-function killLeftovers(cluster: SshTestCluster): void {
-  for (const h of cluster.hosts) {
-    const dir = path.join(h.dataDir, 'cluster', h.name);
-    if (!fs.existsSync(dir)) continue;
-    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.pid'))) {
-      const pid = Number(fs.readFileSync(path.join(dir, f), 'utf8'));
-      for (const target of [-pid, pid]) {
-        try {
-          process.kill(target, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
-  }
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -82,8 +64,7 @@ test(
     const server = await startTestServer();
     t.after(() => server.stop());
     const cluster = await startSshHosts(2);
-    t.after(() => cluster.stop());
-    t.after(() => killLeftovers(cluster));
+    t.after(() => cluster.stop()); // also kills workers a failed step left running
     const [h1, h2] = cluster.hosts as [(typeof cluster.hosts)[0], (typeof cluster.hosts)[0]];
     const env = { RINGRIFT_TEMPORAL_ADDRESS: server.address };
     // each host's worker runs this checkout with its own data folder; metrics on any free port (same machine)
