@@ -82,8 +82,9 @@ function prelude(host: HostEntry): string {
     `RUN=${shPath(hostDataDir(host))}/cluster/${shQuote(host.name)}`,
     'ours() {',
     '  [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1',
-    '  if [ -r "/proc/$1/cmdline" ]; then tr "\\000" " " <"/proc/$1/cmdline" | grep -q "cli/main.ts worker"',
-    '  else ps -o args= -p "$1" 2>/dev/null | grep -q "cli/main.ts worker"; fi',
+    // "bin/ringrift worker" while env/nohup/setsid/bash still exec their way to node, then "cli/main.ts worker"
+    '  if [ -r "/proc/$1/cmdline" ]; then tr "\\000" " " <"/proc/$1/cmdline" | grep -Eq "(bin/ringrift|cli/main\\.ts) worker"',
+    '  else ps -o args= -p "$1" 2>/dev/null | grep -Eq "(bin/ringrift|cli/main\\.ts) worker"; fi',
     '}',
     // prints "worker NAME PID" for each live worker of this host, removes stale pid files
     'live_workers() {',
