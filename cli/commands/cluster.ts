@@ -90,10 +90,15 @@ export function registerClusterCommands(program: Command): void {
     .action(async (opts: { json?: boolean; acceptNew?: boolean }, cmd: Command) => {
       const cfg = cliConfig(cmd);
       const remote = cfg.hosts.hosts.filter((h) => h.ssh);
-      const hosts = remote.length ? hostStatuses(cfg, remote, opts.acceptNew) : Promise.resolve([]);
       const client = await connectOrExplain(cfg);
       try {
-        const report = await runClusterHealth(cfg, client);
+        const hosts = hostStatuses(cfg, remote, opts.acceptNew); // meanwhile
+        // without a worker on the workflow queue there is no report, but the SSH view still says what runs where
+        const report = await runClusterHealth(cfg, client).catch(async (err: unknown) => {
+          const statuses = await hosts;
+          if (statuses.length && !opts.json) console.log(['SSH hosts:', ...statuses.map(formatHostStatus)].join('\n'));
+          throw err;
+        });
         const statuses = await hosts;
         if (opts.json) console.log(JSON.stringify({ ...report, hosts: statuses.map(hostJson) }, null, 2));
         else

@@ -74,7 +74,7 @@ test(
     const client = await testClient(server.address);
     t.after(() => client.connection.close());
 
-    await t.test('list: both reachable, facts, no workers yet', async () => {
+    await t.test('list: both reachable, facts, no workers yet; health without workers still shows the hosts', async () => {
       const r = await ringrift(configDir, ['cluster', 'list'], env);
       assert.equal(r.code, 0, r.out);
       for (const h of [h1, h2]) {
@@ -87,6 +87,11 @@ test(
       assert.equal(r.out.match(/configured: cpu ×1/g)?.length, 2, r.out);
       assert.match(r.out, new RegExp(`checkout: ${REPO_ROOT} at [0-9a-f]{12}`));
       assert.match(r.out, /^local: this machine \('ringrift dev up'\), linux-\w+, \d+ cores, [\d.]+ GiB memory, GPU: /m);
+      // health before any worker: no report, but the SSH view says what runs where
+      const h = await ringrift(configDir, ['cluster', 'health'], env);
+      assert.equal(h.code, 1, h.out);
+      assert.match(h.out, /^SSH hosts:\nhost1: .* reachable,[^]*^host2: .* reachable,/m);
+      assert.match(h.out, /^ringrift: no worker polling queue "cpu", which runs the health workflow/m);
     });
 
     const pids: Record<string, number> = {};
