@@ -29,9 +29,13 @@ export interface PhaseStart {
   readState?: (client: Client, workflowId: string) => Promise<RunState>;
 }
 
+/** The run's page in the Web UI: temporal.webUi, else the dev server's UI when the CLI talks to the dev server. */
 export function uiLink(cfg: LoadedConfig, workflowId: string): string {
   const { dev, temporal } = cfg.pipeline;
-  return `http://${dev.ip}:${dev.uiPort}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+  const base =
+    temporal.webUi?.replace(/\/+$/, '') ?? (temporal.address === `${dev.ip}:${dev.port}` ? `http://${dev.ip}:${dev.uiPort}` : null);
+  if (!base) return `none configured for ${temporal.address} (set temporal.webUi or RINGRIFT_TEMPORAL_UI)`;
+  return `${base}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 async function waitWithProgress(client: Client, workflowId: string, read = readRun): Promise<unknown> {

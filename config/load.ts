@@ -35,6 +35,7 @@ const ENV_OVERRIDES: { env: string; path: string[]; kind: 'string' | 'int' | 'bo
   { env: 'RINGRIFT_TLS_CA', path: ['temporal', 'tls', 'serverCaPath'], kind: 'string' },
   { env: 'RINGRIFT_TLS_SERVER_NAME', path: ['temporal', 'tls', 'serverName'], kind: 'string' },
   { env: 'RINGRIFT_API_KEY', path: ['temporal', 'apiKey'], kind: 'string' },
+  { env: 'RINGRIFT_TEMPORAL_UI', path: ['temporal', 'webUi'], kind: 'string' },
   { env: 'RINGRIFT_STATE_DIR', path: ['dev', 'stateDir'], kind: 'string' },
   { env: 'RINGRIFT_DEV_PORT', path: ['dev', 'port'], kind: 'int' },
   { env: 'RINGRIFT_UI_PORT', path: ['dev', 'uiPort'], kind: 'int' },

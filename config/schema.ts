@@ -86,6 +86,8 @@ export const pipelineSchema = z.strictObject({
     namespace: z.string().min(1),
     tls: tlsSchema.default({ enabled: false, clientCertPath: null, clientKeyPath: null, serverCaPath: null, serverName: null }),
     apiKey: z.string().min(1).nullable().default(null),
+    /** the Web UI's base URL for links; null: the dev server's UI when `address` is the dev server's */
+    webUi: z.string().url().nullable().default(null),
   }),
   dev: z
     .strictObject({
