@@ -46,7 +46,8 @@ export async function train(raw: TrainStartInput): Promise<TrainResult> {
   tagRun('train', board!, Number(players));
 
   const retry: RetryPolicy = { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: TRAIN_NON_RETRYABLE };
-  const local = proxyActivities<TrainActivities & HealthActivities>({ startToCloseTimeout: '10m', retry });
+  // Short steps without heartbeats: a worker killed inside one is noticed after startToClose, so keep it short.
+  const local = proxyActivities<TrainActivities & HealthActivities>({ startToCloseTimeout: '2m', retry });
   const plan = await clearly(
     local.planTraining({ configKey: input.configKey, npz: input.npz, initFrom: input.initFrom, registryDir: input.registryDir }),
   );
